@@ -1,0 +1,58 @@
+"""The single place where adapters are built from Settings; API, CLI, workers and tests use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.adapters.db.engine import make_engine, migrate, session_factory
+from cityops.config import Settings
+from cityops.service.bus import EventBus, MemoryBus
+from cityops.service.reference import ReferenceData
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    """Everything a service needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    bus: EventBus
+    reference: ReferenceData
+    clock: Clock = utc_now
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    bus: EventBus | None = None,
+    clock: Clock = utc_now,
+    migrate_schema: bool = True,
+) -> App:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    if migrate_schema:
+        migrate(engine)
+    sessions = session_factory(engine)
+    return App(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        bus=bus or MemoryBus(),
+        reference=ReferenceData(sessions, settings),
+        clock=clock,
+    )

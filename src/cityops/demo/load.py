@@ -1,0 +1,35 @@
+"""Load the demo city (申江市) into an empty database through the ordinary admin imports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from cityops.adapters.db.models import RegionRow
+from cityops.bootstrap import App
+from cityops.demo.city import DemoCity, generate_demo_city
+from cityops.domain.regions import parse_region_features
+from cityops.domain.taxonomy import load_default_taxonomy
+from cityops.service import admin
+
+DEMO_RULES_VERSION = "demo-v1"
+DEMO_RULES_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def is_loaded(app: App) -> bool:
+    with app.sessions() as s:
+        return bool(s.scalar(select(func.count()).select_from(RegionRow)))
+
+
+def load_demo(app: App, seed: int = 7) -> DemoCity:
+    """Taxonomy, regions, departments, responsibility list and users — validated like any file."""
+    taxonomy = load_default_taxonomy()
+    city = generate_demo_city(seed, taxonomy)
+    actor = "demo-loader"
+    admin.import_taxonomy(app, taxonomy, actor)
+    admin.import_regions(app, parse_region_features(city.regions_geojson()), actor)
+    admin.import_departments(app, city.departments, actor)
+    admin.import_rules(app, city.rules, DEMO_RULES_VERSION, DEMO_RULES_FROM, actor)
+    admin.import_users(app, city.users, actor)
+    return city

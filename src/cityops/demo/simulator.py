@@ -1,0 +1,311 @@
+"""The demo city's traffic: reports through the channels and cases driven through the workflow.
+
+Each new case draws a scenario (on time, late, returned, reworked, extended, suspended,
+invalid …) and the simulator plays it out by acting as the demo users, through the same
+services the API uses. ``backfill`` replays past days on a simulated clock so the evaluation
+has numbers at once; ``run_live`` keeps the city moving in real time.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from cityops.adapters.db.models import UserRow
+from cityops.bootstrap import App
+from cityops.demo.city import DemoCity
+from cityops.domain.errors import CityOpsError
+from cityops.domain.model import Channel, RegionLevel, Role, Urgency
+from cityops.domain.workflow import Command
+from cityops.service.auth import _principal
+from cityops.service.intake import ReportInput, submit
+from cityops.service.principal import Principal
+from cityops.service.sweeper import sweep
+from cityops.service.workflow import act
+
+log = logging.getLogger(__name__)
+
+SCENARIOS = (  # (name, weight)
+    ("on_time", 50), ("late", 12), ("returned", 8), ("reworked", 8), ("extended", 6),
+    ("suspended", 3), ("invalid", 7), ("supervised", 4), ("unrated", 2),
+)  # fmt: skip
+DESCRIPTIONS = {
+    "E": ["发现{n}，影响居民出行，请尽快处理。", "{n}问题，已持续两天，周边居民多次反映。",
+          "巡查发现{n}，现场拍照取证。", "市民反映{n}，情况属实。"],
+    "C": ["{n}损坏，存在安全隐患。", "{n}缺失，需要尽快补齐。", "{n}破损、移位，影响通行。"],
+}  # fmt: skip
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+
+
+@dataclass
+class Plan:
+    """A case's scenario and the next step the simulator will take, and when."""
+
+    case_id: int
+    scenario: str
+    street: str
+    department_code: str | None
+    next_at: datetime
+    step: int = 0
+
+
+@dataclass
+class Simulator:
+    app: App
+    city: DemoCity
+    rng: random.Random = field(default_factory=lambda: random.Random(2026))
+    time_scale: float = 1.0  # 1.0: delays in real hours; live mode shrinks them
+    plans: dict[int, Plan] = field(default_factory=dict)
+    counter: int = 0
+
+    def __post_init__(self) -> None:
+        with self.app.sessions() as s:
+            users = s.scalars(select(UserRow)).all()
+            self.people: dict[str, Principal] = {u.username: _principal(u) for u in users}
+        self.inspectors = {
+            p.scope_code: p for p in self.people.values() if p.role is Role.INSPECTOR
+        }
+        snap = self.app.reference.get()
+        self.categories = sorted(snap.categories.values(), key=lambda c: c.key)
+        self.grids = [g.code for g in self.city.of_level(RegionLevel.GRID)]
+
+    # ---------------------------------------------------------------- intake
+
+    def report(self, now: datetime) -> int | None:
+        self.counter += 1
+        rng = self.rng
+        category = rng.choice(self.categories)
+        grid = rng.choice(self.grids)
+        lon, lat = self.city.sample_point(grid, rng)
+        text = rng.choice(DESCRIPTIONS[category.key[0]]).format(n=category.name)
+        channel = rng.choices(
+            [Channel.INSPECTOR, Channel.HOTLINE, Channel.CITIZEN], weights=[5, 3, 2]
+        )[0]
+        who = {
+            Channel.INSPECTOR: self.inspectors[grid[:9]],
+            Channel.HOTLINE: self.people["acceptor"],
+            Channel.CITIZEN: self.people["citizen"],
+        }[channel]
+        name = rng.choice(SURNAMES) + rng.choice(["先生", "女士"])
+        phone = f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+        source = f"sim-{now:%Y%m%d%H%M%S}-{self.counter}"
+        report = ReportInput(
+            channel=channel,
+            source_id=source,
+            raw=f'{{"sim": "{source}", "category": "{category.key}", "text": "{text}"}}',
+            description=text,
+            category=category.key,
+            lon=lon,
+            lat=lat,
+            address=self.city.address(grid, rng),
+            reporter_name=name if channel is not Channel.INSPECTOR else None,
+            reporter_phone=phone if channel is not Channel.INSPECTOR else None,
+            reporter_user_id=who.user_id if channel is not Channel.HOTLINE else None,
+            extra={"appeal_type": "投诉"} if channel is Channel.HOTLINE else {},
+        )
+        try:
+            result = submit(self._at(now), report, who)
+        except CityOpsError as exc:
+            log.warning("simulated report refused: %s", exc.message)
+            return None
+        scenario = rng.choices([s for s, _ in SCENARIOS], weights=[w for _, w in SCENARIOS])[0]
+        urgent = category.urgency is Urgency.URGENT
+        self.plans[result.case_id] = Plan(
+            result.case_id,
+            "on_time" if urgent and scenario == "invalid" else scenario,
+            grid[:9],
+            None,
+            now + self._delay(0.2, 1.5),
+            step=3 if urgent else 0,
+        )
+        return result.case_id
+
+    # ---------------------------------------------------------------- workflow
+
+    def _at(self, now: datetime) -> App:
+        return replace(self.app, clock=lambda: now)
+
+    def _delay(self, low: float, high: float) -> timedelta:
+        return timedelta(hours=self.rng.uniform(low, high) * self.time_scale)
+
+    def advance(self, now: datetime) -> int:
+        """Take every planned step that is due; returns how many steps were taken."""
+        taken = 0
+        for plan in [p for p in self.plans.values() if p.next_at <= now]:
+            try:
+                done = self._step(plan, self._at(plan.next_at))
+            except CityOpsError as exc:
+                log.debug("simulated step refused for case %s: %s", plan.case_id, exc.message)
+                done = True
+            taken += 1
+            if done:
+                self.plans.pop(plan.case_id, None)
+        return taken
+
+    def _step(self, plan: Plan, app: App) -> bool:
+        p, rng, s = self.people, self.rng, plan.scenario
+        acceptor, leader, dispatcher = p["acceptor"], p["leader"], p["dispatcher"]
+        inspector = self.inspectors[plan.street]
+        at = app.clock()
+
+        def do(who: Principal, action: str, **kw: object) -> None:
+            act(app, plan.case_id, who, Command(action, **kw))  # type: ignore[arg-type]
+
+        def later(low: float, high: float) -> bool:
+            plan.step += 1
+            plan.next_at = at + self._delay(low, high)
+            return False
+
+        handler = p.get(f"handler-{plan.department_code}") if plan.department_code else None
+        step = plan.step
+        if step == 0:
+            if s == "invalid":
+                do(acceptor, "invalidate", note="重复上报或不属于城市管理范围")
+                return True
+            do(acceptor, "accept")
+            return later(0.3, 2)
+        if step == 1:
+            detail = self._detail(plan.case_id)
+            if detail["channel"] != Channel.INSPECTOR.value:
+                do(inspector, "verify", note="现场核实属实")
+            return later(0.1, 1)
+        if step == 2:
+            do(acceptor, "open")
+            return later(0.1, 0.8)
+        if step == 3:
+            detail = self._detail(plan.case_id)
+            if detail["state"] == "opened":
+                routing: dict[str, Any] = detail.get("routing") or {}
+                if not routing:
+                    do(leader, "suspend", note="无责任部门，挂账待定")
+                    return True
+                do(dispatcher, "dispatch", department_id=routing["department_id"])
+            dept = self.app.reference.get().departments_by_id[
+                self._detail(plan.case_id)["department_id"]
+            ]
+            plan.department_code = dept.code
+            return later(0.2, 2)
+        if step == 4:
+            if s == "returned" and handler:
+                do(handler, "return", note="不属于本单位职责，申请回退")
+                do(dispatcher, "dispatch", department_id=self._fallback_department(plan))
+                plan.department_code = self._dept_code(plan)
+                plan.scenario = "on_time"
+                return later(0.5, 3)
+            do(handler or leader, "start")
+            if s == "extended":
+                do(
+                    handler or leader,
+                    "request_extension",
+                    note="需协调施工队，申请延期",
+                    extension="2wd",
+                )
+                do(leader, "approve_extension")
+            if s == "supervised":
+                do(p["commander"], "supervise", note="群众反映强烈，请加快处置")
+            if s == "suspended":
+                do(leader, "suspend", note="涉及产权纠纷，暂时挂账")
+                plan.step = 40
+                return later(4, 24)
+            hours = (30, 90) if s == "late" else (1, 20)
+            return later(*hours)
+        if step == 5:
+            do(
+                handler or leader,
+                "complete",
+                note="已处置完毕，恢复原状",
+                media=("photo://result",),
+            )
+            return later(0.5, 4)
+        if step == 6:
+            if s == "reworked":
+                plan.scenario = "on_time"
+                do(inspector, "check_fail", note="现场核查未处置到位，返工")
+                plan.step = 4
+                return later(2, 12)
+            do(inspector, "check_pass", note="核查通过")
+            return later(0.1, 1)
+        if step == 7:
+            do(acceptor, "close")
+            if s == "unrated" or self._detail(plan.case_id)["channel"] != Channel.CITIZEN.value:
+                return True
+            return later(2, 48)
+        if step == 8:
+            do(p["citizen"], "rate", rating=rng.choices([5, 4, 3, 2], weights=[6, 3, 1, 1])[0])
+            return True
+        if step == 41:
+            do(leader, "resume")
+            plan.step = 4
+            plan.scenario = "on_time"
+            return later(1, 12)
+        return True
+
+    def _detail(self, case_id: int) -> dict[str, Any]:
+        from cityops.service.queries import case_detail
+
+        return case_detail(self.app, self.people["leader"], case_id)
+
+    def _dept_code(self, plan: Plan) -> str:
+        detail = self._detail(plan.case_id)
+        return self.app.reference.get().departments_by_id[int(str(detail["department_id"]))].code
+
+    def _fallback_department(self, plan: Plan) -> int:
+        """After a 回退 the dispatcher picks another unit of the same district."""
+        snap = self.app.reference.get()
+        options = [
+            d
+            for d in snap.departments_by_id.values()
+            if d.code != plan.department_code and d.level == "district"
+        ]
+        return self.rng.choice(options).id
+
+    # ---------------------------------------------------------------- drivers
+
+    def backfill(self, start: datetime, end: datetime, per_day: int = 40) -> int:
+        """Replay [start, end) on a simulated clock, step one simulated 10 minutes at a time."""
+        now, tick, reports = start, timedelta(minutes=10), 0
+        per_tick = per_day / (24 * 6)
+        while now < end:
+            arrivals = self._poisson(per_tick * self._daytime(now))
+            for _ in range(arrivals):
+                reports += self.report(now) is not None
+            self.advance(now)
+            if now.minute == 0:
+                sweep(self._at(now))
+            now += tick
+        return reports
+
+    def _daytime(self, now: datetime) -> float:
+        hour = now.astimezone(self.app.settings.tz).hour
+        return 2.0 if 8 <= hour < 20 else 0.3
+
+    def _poisson(self, lam: float) -> int:
+        k, p, threshold = 0, 1.0, pow(2.718281828459045, -lam)
+        while True:
+            p *= self.rng.random()
+            if p <= threshold:
+                return k
+            k += 1
+
+    def run_live(self, stop: threading.Event, rate: float, clock: Callable[[], datetime]) -> None:
+        """Real time: ``rate`` reports a second on average; cases move in minutes, not hours."""
+        self.time_scale = 1 / 60
+        last_sweep = clock()
+        while not stop.wait(self.rng.expovariate(rate) if rate > 0 else 1.0):
+            now = clock()
+            try:
+                if rate > 0:
+                    self.report(now)
+                self.advance(now)
+                if now - last_sweep > timedelta(minutes=1):
+                    sweep(self._at(now))
+                    last_sweep = now
+            except Exception:  # the simulator must never take the server down
+                log.exception("simulator step failed")

@@ -1,0 +1,252 @@
+"""The case workflow (GB/T 30428 process) as data, and the one function that applies it.
+
+上报 → 受理 → 核实 → 立案 → 派遣 → 处置中 → 处置完成 → 核查 → 结案 → 评价, with 回退, 返工, 延期,
+挂账, 督办, 升级 and 重新打开. Each :class:`Transition` names the states it leaves from, the state
+it enters, the roles that may take it and the guards (by name) that must hold. ``decide`` is pure:
+the service layer locks the case row, calls it, and writes the result plus one immutable event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cityops.domain.errors import GuardFailed, IllegalTransition
+from cityops.domain.model import TERMINAL_STATES, CaseState, Channel, Role, Urgency
+
+S = CaseState
+R = Role
+
+STAY = "stay"  # to_state marker: the case keeps its state (督办, 延期, 评价 …)
+PREVIOUS = "previous"  # to_state marker: back to the state before 挂账
+
+OPEN_STATES = frozenset(set(CaseState) - TERMINAL_STATES)
+WORK_STATES = frozenset({S.OPENED, S.DISPATCHED, S.HANDLING})
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    action: str
+    label_zh: str
+    from_states: frozenset[CaseState]
+    to_state: str  # a CaseState value, STAY or PREVIOUS
+    roles: frozenset[Role]
+    guards: tuple[str, ...] = ()
+
+
+def _t(
+    action: str,
+    label: str,
+    sources: set[CaseState] | frozenset[CaseState],
+    to: str,
+    roles: set[Role],
+    *guards: str,
+) -> Transition:
+    return Transition(action, label, frozenset(sources), to, frozenset(roles), guards)
+
+
+# fmt: off
+TRANSITIONS: tuple[Transition, ...] = (
+    _t("accept", "受理", {S.REPORTED}, S.ACCEPTED, {R.ACCEPTOR, R.SHIFT_LEADER}),
+    _t("invalidate", "作废", {S.REPORTED, S.ACCEPTED}, S.INVALID,
+       {R.ACCEPTOR, R.SHIFT_LEADER}, "note"),
+    _t("verify", "核实", {S.ACCEPTED}, S.VERIFIED, {R.INSPECTOR, R.SHIFT_LEADER}),
+    _t("refute", "核实不属实", {S.ACCEPTED}, S.INVALID, {R.INSPECTOR}, "note"),
+    _t("fast_track", "紧急立案", {S.REPORTED, S.ACCEPTED}, S.OPENED,
+       {R.SYSTEM, R.ACCEPTOR, R.SHIFT_LEADER}, "urgent"),
+    _t("open", "立案", {S.VERIFIED, S.ACCEPTED}, S.OPENED,
+       {R.ACCEPTOR, R.SHIFT_LEADER}, "verified_on_site", "category"),
+    _t("dispatch", "派遣", {S.OPENED}, S.DISPATCHED,
+       {R.DISPATCHER, R.SHIFT_LEADER, R.SYSTEM}, "department"),
+    _t("redispatch", "改派", {S.DISPATCHED}, S.DISPATCHED,
+       {R.DISPATCHER, R.SHIFT_LEADER}, "department", "note"),
+    _t("start", "签收处置", {S.DISPATCHED}, S.HANDLING, {R.HANDLER}, "assignee"),
+    _t("return", "回退", {S.DISPATCHED, S.HANDLING}, S.OPENED, {R.HANDLER}, "assignee", "note"),
+    _t("complete", "处置完成", {S.HANDLING}, S.HANDLED, {R.HANDLER}, "assignee", "note"),
+    _t("check_pass", "核查通过", {S.HANDLED}, S.CHECKED, {R.INSPECTOR, R.SHIFT_LEADER}),
+    _t("check_fail", "核查不通过（返工）", {S.HANDLED}, S.HANDLING,
+       {R.INSPECTOR, R.SHIFT_LEADER}, "note"),
+    _t("close", "结案", {S.CHECKED}, S.CLOSED, {R.ACCEPTOR, R.SHIFT_LEADER}),
+    _t("rate", "评价", {S.CLOSED}, STAY, {R.CITIZEN, R.ACCEPTOR}, "rating", "reporter"),
+    _t("request_extension", "延期申请", {S.DISPATCHED, S.HANDLING}, STAY,
+       {R.HANDLER}, "assignee", "note", "no_pending_extension", "extension_limit"),
+    _t("approve_extension", "批准延期", {S.DISPATCHED, S.HANDLING}, STAY,
+       {R.SHIFT_LEADER}, "pending_extension"),
+    _t("deny_extension", "驳回延期", {S.DISPATCHED, S.HANDLING}, STAY,
+       {R.SHIFT_LEADER}, "pending_extension", "note"),
+    _t("suspend", "挂账", WORK_STATES, S.SUSPENDED, {R.SHIFT_LEADER}, "note"),
+    _t("resume", "恢复", {S.SUSPENDED}, PREVIOUS, {R.SHIFT_LEADER}),
+    _t("supervise", "督办", OPEN_STATES, STAY, {R.COMMANDER, R.SHIFT_LEADER}, "note"),
+    _t("escalate", "升级", OPEN_STATES, STAY,
+       {R.SHIFT_LEADER, R.COMMANDER, R.SYSTEM}, "below_city"),
+    _t("reopen", "重新打开", {S.CLOSED}, S.OPENED, {R.SHIFT_LEADER, R.ACCEPTOR}, "note"),
+    _t("amend", "补正", OPEN_STATES - {S.SUSPENDED}, STAY,
+       {R.ACCEPTOR, R.SHIFT_LEADER, R.DISPATCHER}, "amendment"),
+    _t("overdue", "超期", OPEN_STATES - {S.SUSPENDED}, STAY, {R.SYSTEM}, "past_due"),
+)
+
+# Past-tense names under which each action is published on the event bus.
+EVENT_NAMES: Mapping[str, str] = {
+    "submit": "ReportSubmitted", "accept": "CaseAccepted", "invalidate": "CaseInvalidated",
+    "verify": "CaseVerified",
+    "refute": "CaseRefuted", "fast_track": "CaseFastTracked", "open": "CaseOpened",
+    "dispatch": "CaseDispatched", "redispatch": "CaseRedispatched", "start": "CaseStarted",
+    "return": "CaseReturned", "complete": "CaseCompleted", "check_pass": "CaseCheckPassed",
+    "check_fail": "CaseCheckFailed", "close": "CaseClosed", "rate": "CaseRated",
+    "request_extension": "ExtensionRequested", "approve_extension": "ExtensionApproved",
+    "deny_extension": "ExtensionDenied", "suspend": "CaseSuspended", "resume": "CaseResumed",
+    "supervise": "CaseSupervised", "escalate": "CaseEscalated", "reopen": "CaseReopened",
+    "amend": "CaseAmended", "overdue": "CaseOverdue",
+}
+# fmt: on
+
+BY_ACTION: Mapping[str, Transition] = {t.action: t for t in TRANSITIONS}
+ESCALATION_LEVELS = ("street", "district", "city")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """What the workflow needs to know about a case to decide."""
+
+    state: CaseState
+    channel: Channel
+    urgency: Urgency
+    category: str | None
+    department_id: int | None
+    reporter_user_id: int | None
+    level: str = "street"  # escalation level: street → district → city
+    resume_state: CaseState | None = None
+    extension_pending: bool = False
+    past_due: bool = False  # the running stage's deadline has passed and is not yet marked
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: int | None
+    role: Role
+    department_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    action: str
+    note: str | None = None
+    department_id: int | None = None
+    rating: int | None = None
+    extension: str | None = None  # a TimeLimit string, for request_extension
+    media: tuple[str, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    transition: Transition
+    from_state: CaseState
+    to_state: CaseState
+
+
+Guard = Callable[[CaseView, Actor, Command], str | None]  # returns the refusal, or None
+
+
+def _needs(attr: str, message: str) -> Guard:
+    def guard(case: CaseView, actor: Actor, cmd: Command) -> str | None:
+        value = getattr(cmd, attr)
+        return message if value is None or (isinstance(value, str) and not value.strip()) else None
+
+    return guard
+
+
+GUARDS: Mapping[str, Guard] = {
+    "note": _needs("note", "a note (reason or result) is required / 需要填写说明"),
+    "department": _needs("department_id", "a department is required / 需要指定处置部门"),
+    "extension_limit": _needs("extension", "the requested extension is required / 需要延期时长"),
+    "urgent": lambda c, a, m: (
+        None
+        if c.urgency is Urgency.URGENT
+        else "only urgent categories take the fast path / 仅紧急类事项可直接立案"
+    ),
+    "verified_on_site": lambda c, a, m: (
+        None
+        if c.state is S.VERIFIED or c.channel is Channel.INSPECTOR
+        else "the case must be verified on site first / 需先由监督员核实"
+    ),
+    "category": lambda c, a, m: (
+        None if c.category else "the case has no category yet / 案件尚未分类"
+    ),
+    "assignee": lambda c, a, m: (
+        None
+        if c.department_id is not None and c.department_id in a.department_ids
+        else "only the assigned department may do this / 仅承办部门可操作"
+    ),
+    "rating": lambda c, a, m: (
+        None
+        if m.rating is not None and 1 <= m.rating <= 5
+        else "a rating from 1 to 5 is required / 需要 1–5 分评价"
+    ),
+    "reporter": lambda c, a, m: (
+        None
+        if a.role is not R.CITIZEN or (a.user_id is not None and a.user_id == c.reporter_user_id)
+        else "only the reporter may rate this case / 仅上报人可评价"
+    ),
+    "no_pending_extension": lambda c, a, m: (
+        None
+        if not c.extension_pending
+        else "an extension request is already pending / 已有待审批的延期申请"
+    ),
+    "pending_extension": lambda c, a, m: (
+        None if c.extension_pending else "no extension request is pending / 没有待审批的延期申请"
+    ),
+    "amendment": lambda c, a, m: (
+        None
+        if m.data.get("category") or m.data.get("location")
+        else "give a new category or location / 需要提供新的分类或位置"
+    ),
+    "past_due": lambda c, a, m: (
+        None if c.past_due else "the stage is not past its deadline / 未超期"
+    ),
+    "below_city": lambda c, a, m: (
+        None
+        if c.level != ESCALATION_LEVELS[-1]
+        else "the case is already at city level / 已升级至市级"
+    ),
+}
+
+
+def allowed_actions(case: CaseView, role: Role) -> list[str]:
+    """Actions the role may take from the case's state (guards not yet applied)."""
+    return [t.action for t in TRANSITIONS if case.state in t.from_states and role in t.roles]
+
+
+def decide(case: CaseView, actor: Actor, cmd: Command) -> Decision:
+    """Check the command against the table; raise with the allowed next steps when refused."""
+    transition = BY_ACTION.get(cmd.action)
+    if (
+        transition is None
+        or case.state not in transition.from_states
+        or actor.role not in transition.roles
+    ):
+        allowed = allowed_actions(case, actor.role)
+        raise IllegalTransition(
+            f"'{cmd.action}' is not allowed for {actor.role.value} in state {case.state.value}",
+            state=case.state.value,
+            action=cmd.action,
+            allowed=allowed,
+        )
+    refusals = [r for g in transition.guards if (r := GUARDS[g](case, actor, cmd)) is not None]
+    if refusals:
+        raise GuardFailed(
+            "; ".join(refusals), action=cmd.action, state=case.state.value, reasons=refusals
+        )
+    if transition.to_state == STAY:
+        to_state = case.state
+    elif transition.to_state == PREVIOUS:
+        to_state = case.resume_state or S.OPENED
+    else:
+        to_state = CaseState(transition.to_state)
+    return Decision(transition, case.state, to_state)
+
+
+def next_level(level: str) -> str:
+    index = ESCALATION_LEVELS.index(level) if level in ESCALATION_LEVELS else 0
+    return ESCALATION_LEVELS[min(index + 1, len(ESCALATION_LEVELS) - 1)]

@@ -1,0 +1,195 @@
+"""Channel endpoints: each keeps the raw payload verbatim and is idempotent on its source id."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from cityops.domain.errors import Forbidden, ValidationFailed
+from cityops.domain.model import Channel, Role
+from cityops.entrypoints.api.deps import AppDep, PrincipalDep
+from cityops.service.intake import ReportInput, Submitted, submit
+from cityops.service.principal import Principal
+
+router = APIRouter(prefix="/api/v1/intake", tags=["intake 上报"])
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    grid_code: str | None = Field(None, pattern=r"^\d{14}$")
+    address: str | None = Field(None, max_length=200)
+
+
+class HotlineOrder(BaseModel):
+    """12345 热线工单."""
+
+    model_config = ConfigDict(extra="allow")
+    work_order_no: str = Field(min_length=1, max_length=128)
+    appeal_type: Literal["咨询", "求助", "投诉", "建议", "举报"]
+    content: str = Field(min_length=1, max_length=5000)
+    caller_name: str | None = Field(None, max_length=100)
+    caller_phone: str | None = Field(None, max_length=32)
+    category: str | None = Field(None, pattern=r"^[CE]\d{4}$")
+    location: Location
+
+
+class InspectorReport(BaseModel):
+    """监督员上报: category and place seen on site."""
+
+    model_config = ConfigDict(extra="forbid")
+    report_id: str = Field(min_length=1, max_length=128)
+    category: str = Field(pattern=r"^[CE]\d{4}$")
+    description: str = Field(min_length=1, max_length=5000)
+    location: Location
+    photos: list[str] = Field(default_factory=list, max_length=9)
+    component_code: str | None = Field(None, pattern=r"^\d{16}$")
+
+
+class CitizenReport(BaseModel):
+    """市民上报 (web/app form)."""
+
+    model_config = ConfigDict(extra="forbid")
+    client_request_id: str = Field(min_length=1, max_length=128)
+    category: str = Field(pattern=r"^[CE]\d{4}$")
+    description: str = Field(min_length=1, max_length=5000)
+    location: Location
+    photos: list[str] = Field(default_factory=list, max_length=9)
+    contact_name: str | None = Field(None, max_length=100)
+    contact_phone: str | None = Field(None, max_length=32)
+
+
+class ManualEntry(BaseModel):
+    """受理员录入 (a walk-in, a letter, a call outside 12345)."""
+
+    model_config = ConfigDict(extra="forbid")
+    category: str | None = Field(None, pattern=r"^[CE]\d{4}$")
+    description: str = Field(min_length=1, max_length=5000)
+    location: Location
+    reporter_name: str | None = Field(None, max_length=100)
+    reporter_phone: str | None = Field(None, max_length=32)
+    source: str | None = Field(None, max_length=50, description="来源: 来信, 来访, 电话 …")
+
+
+class SubmittedOut(BaseModel):
+    case_id: int
+    case_no: str
+    state: str
+    created: bool
+
+
+def _allow(principal: Principal, channel: Channel, *roles: Role) -> None:
+    if principal.role is Role.SYSTEM:
+        if channel not in principal.channels:
+            raise Forbidden(f"this API key may not submit to the {channel.value} channel")
+        return
+    if principal.role not in roles:
+        raise Forbidden(f"role {principal.role.value} may not submit {channel.value} reports")
+
+
+async def _raw(request: Request) -> str:
+    return (await request.body()).decode("utf-8", errors="replace")
+
+
+def _reply(result: Submitted, response: Response) -> SubmittedOut:
+    response.status_code = 201 if result.created else 200
+    return SubmittedOut(
+        case_id=result.case_id, case_no=result.case_no, state=result.state, created=result.created
+    )
+
+
+def _where(loc: Location) -> dict[str, Any]:
+    return {"lon": loc.lon, "lat": loc.lat, "grid_code": loc.grid_code, "address": loc.address}
+
+
+@router.post("/hotline", response_model=SubmittedOut, status_code=201)
+async def hotline(
+    order: HotlineOrder, request: Request, response: Response, app: AppDep, principal: PrincipalDep
+) -> SubmittedOut:
+    _allow(principal, Channel.HOTLINE, Role.ACCEPTOR, Role.SHIFT_LEADER)
+    report = ReportInput(
+        channel=Channel.HOTLINE,
+        source_id=order.work_order_no,
+        raw=await _raw(request),
+        description=order.content,
+        category=order.category,
+        **_where(order.location),
+        reporter_name=order.caller_name,
+        reporter_phone=order.caller_phone,
+        extra={"appeal_type": order.appeal_type},
+    )
+    return _reply(submit(app, report, principal), response)
+
+
+@router.post("/inspector", response_model=SubmittedOut, status_code=201)
+async def inspector(
+    body: InspectorReport,
+    request: Request,
+    response: Response,
+    app: AppDep,
+    principal: PrincipalDep,
+) -> SubmittedOut:
+    _allow(principal, Channel.INSPECTOR, Role.INSPECTOR)
+    report = ReportInput(
+        channel=Channel.INSPECTOR,
+        source_id=f"{principal.username}:{body.report_id}",
+        raw=await _raw(request),
+        description=body.description,
+        category=body.category,
+        **_where(body.location),
+        reporter_user_id=principal.user_id,
+        media=tuple(body.photos),
+        extra={"component_code": body.component_code} if body.component_code else {},
+    )
+    return _reply(submit(app, report, principal), response)
+
+
+@router.post("/citizen", response_model=SubmittedOut, status_code=201)
+async def citizen(
+    body: CitizenReport, request: Request, response: Response, app: AppDep, principal: PrincipalDep
+) -> SubmittedOut:
+    _allow(principal, Channel.CITIZEN, Role.CITIZEN)
+    report = ReportInput(
+        channel=Channel.CITIZEN,
+        source_id=f"{principal.username}:{body.client_request_id}",
+        raw=await _raw(request),
+        description=body.description,
+        category=body.category,
+        **_where(body.location),
+        reporter_user_id=principal.user_id,
+        media=tuple(body.photos),
+        reporter_name=body.contact_name,
+        reporter_phone=body.contact_phone,
+    )
+    return _reply(submit(app, report, principal), response)
+
+
+@router.post("/manual", response_model=SubmittedOut, status_code=201)
+async def manual(
+    body: ManualEntry,
+    request: Request,
+    response: Response,
+    app: AppDep,
+    principal: PrincipalDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> SubmittedOut:
+    _allow(principal, Channel.MANUAL, Role.ACCEPTOR, Role.SHIFT_LEADER)
+    if not idempotency_key:
+        raise ValidationFailed(
+            "the Idempotency-Key header is required / 需要幂等键", field="Idempotency-Key"
+        )
+    report = ReportInput(
+        channel=Channel.MANUAL,
+        source_id=idempotency_key,
+        raw=await _raw(request),
+        description=body.description,
+        category=body.category,
+        **_where(body.location),
+        reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone,
+        extra={"source": body.source} if body.source else {},
+    )
+    return _reply(submit(app, report, principal), response)

@@ -1,0 +1,284 @@
+"""The ``cityops`` command line: init, import, demo, serve, simulate, evaluate, sweep."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from cityops.bootstrap import App, bootstrap
+from cityops.config import Settings
+from cityops.domain.errors import CityOpsError, ImportRejected
+from cityops.domain.evaluation_formulas import Dimension
+
+cli = typer.Typer(
+    help="CityOps 一网统管 — city operations from report to evaluation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+imports = typer.Typer(help="Import reference data (all-or-nothing).", no_args_is_help=True)
+cli.add_typer(imports, name="import")
+
+
+def _app() -> App:
+    return bootstrap(Settings())
+
+
+def _fail(exc: CityOpsError) -> None:
+    typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+    if isinstance(exc, ImportRejected):
+        for p in exc.problems:
+            typer.echo(f"  - {p.item}: {p.reason}", err=True)
+    raise typer.Exit(2)
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CityOpsError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        return (
+            json.loads(text)
+            if path.suffix == ".json" or path.suffix == ".geojson"
+            else (yaml.safe_load(text))
+        )
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise CityOpsError(f"{path} is not valid {path.suffix[1:]}: {exc}") from exc
+
+
+@cli.command()
+def init() -> None:
+    """Create or upgrade the database schema."""
+    app = _app()
+    typer.echo(f"database ready: {app.engine.url.render_as_string(hide_password=True)}")
+
+
+@imports.command("regions")
+def import_regions(path: Path) -> None:
+    """Regions and grid cells from GeoJSON (.geojson/.json) or CSV (code,name,level,parent,wkt)."""
+    from cityops.domain.regions import parse_region_csv, parse_region_features
+    from cityops.service.admin import import_regions as do_import
+    from cityops.service.admin import region_codes
+
+    try:
+        app = _app()
+        existing = region_codes(app)
+        if path.suffix == ".csv":
+            specs = parse_region_csv(path.read_text(encoding="utf-8-sig"), existing)
+        else:
+            specs = parse_region_features(_read(path), existing)
+        r = do_import(app, specs, "cli")
+    except CityOpsError as exc:
+        _fail(exc)
+    typer.echo(f"regions: {r.created} created, {r.updated} updated")
+
+
+def _import_list(kind: str, path: Path) -> None:
+    from cityops.service import admin
+
+    try:
+        app = _app()
+        data = _read(path)
+        if kind == "taxonomy":
+            from cityops.domain.taxonomy import parse_taxonomy
+
+            r = admin.import_taxonomy(app, parse_taxonomy(data), "cli")
+        elif kind == "holidays":
+            from cityops.domain.calendar import parse_year_schedule
+
+            r = admin.load_holidays(
+                app, parse_year_schedule(data, source=f"file {path.name}"), "cli"
+            )
+        elif kind == "rules":
+            r = admin.import_rules(
+                app,
+                data["rules"],
+                str(data["version"]),
+                datetime.fromisoformat(str(data["effective_from"])),
+                "cli",
+            )
+        elif kind == "departments":
+            r = admin.import_departments(app, data, "cli")
+        else:
+            r = admin.import_users(app, data, "cli")
+    except (KeyError, TypeError) as exc:
+        _fail(CityOpsError(f"{path}: missing or malformed field {exc}"))
+    except CityOpsError as exc:
+        _fail(exc)
+    typer.echo(f"{kind}: {r.created} created, {r.updated} updated")
+
+
+@imports.command("departments")
+def import_departments(path: Path) -> None:
+    """Departments: a JSON/YAML list of {code, name, level, region_code, kinds}."""
+    _import_list("departments", path)
+
+
+@imports.command("taxonomy")
+def import_taxonomy(path: Path) -> None:
+    """The GB/T 30428 taxonomy (same format as the packaged default)."""
+    _import_list("taxonomy", path)
+
+
+@imports.command("rules")
+def import_rules(path: Path) -> None:
+    """A version of the responsibility list: {version, effective_from, rules: [...]}."""
+    _import_list("rules", path)
+
+
+@imports.command("users")
+def import_users(path: Path) -> None:
+    """Users: a list of {username, display_name, role, scope, department, password}."""
+    _import_list("users", path)
+
+
+@imports.command("holidays")
+def import_holidays(path: Path) -> None:
+    """A year's official holiday schedule (see docs/holiday-schedule.example.yaml)."""
+    _import_list("holidays", path)
+
+
+@cli.command()
+def demo(
+    days: Annotated[int, typer.Option(help="days of history to simulate")] = 14,
+    per_day: Annotated[int, typer.Option(help="reports per simulated day")] = 40,
+) -> None:
+    """Load the demo city 申江市 (once) and simulate its recent history."""
+    from cityops.demo.load import is_loaded, load_demo
+    from cityops.demo.simulator import Simulator
+
+    app = _app()
+    if is_loaded(app):
+        typer.echo("demo city already loaded")
+        return
+    city = load_demo(app)
+    typer.echo(
+        f"loaded {city.city_name}: {len(city.regions)} regions, "
+        f"{len(city.departments)} departments, {len(city.rules)} rules, "
+        f"{len(city.users)} users"
+    )
+    if days > 0:
+        end = app.clock()
+        n = Simulator(app, city).backfill(end - timedelta(days=days), end, per_day)
+        typer.echo(f"simulated {days} days of history: {n} reports")
+
+
+@cli.command()
+def simulate(
+    days: Annotated[int, typer.Option(help="days of history to add, ending now")] = 7,
+    per_day: Annotated[int, typer.Option()] = 40,
+) -> None:
+    """Add simulated history (reports and their handling) to a loaded demo city."""
+    from cityops.demo.city import generate_demo_city
+    from cityops.demo.simulator import Simulator
+
+    app = _app()
+    end = app.clock()
+    n = Simulator(app, generate_demo_city()).backfill(end - timedelta(days=days), end, per_day)
+    typer.echo(f"simulated {n} reports")
+
+
+@cli.command()
+def serve(
+    simulate: Annotated[bool, typer.Option(help="keep the demo city moving")] = False,
+    rate: Annotated[float, typer.Option(help="simulated reports per second")] = 0.2,
+) -> None:
+    """Start the API server (and, with --simulate, the live demo traffic)."""
+    import uvicorn
+
+    from cityops.entrypoints.api.app import create_api
+
+    app = _app()
+    stop = threading.Event()
+    if simulate:
+        from cityops.demo.city import generate_demo_city
+        from cityops.demo.simulator import Simulator
+
+        sim = Simulator(app, generate_demo_city())
+        threading.Thread(
+            target=sim.run_live, args=(stop, rate, app.clock), daemon=True, name="simulator"
+        ).start()
+    s = app.settings
+    base = f"http://{s.host}:{s.port}"
+    typer.echo(f"\nCityOps 一网统管 on {base}\n  API docs  {base}/docs\n  health    {base}/healthz")
+    _print_demo_logins(app)
+    try:
+        uvicorn.run(create_api(app), host=s.host, port=s.port, log_level="info")
+    finally:
+        stop.set()
+
+
+def _print_demo_logins(app: App) -> None:
+    from cityops.demo.city import DEMO_PASSWORD
+    from cityops.demo.load import is_loaded
+
+    if not is_loaded(app):
+        return
+    typer.echo(f"  demo logins (password {DEMO_PASSWORD}):")
+    for user, role in (
+        ("admin", "系统管理员 admin"), ("commander", "指挥长 commander"),
+        ("acceptor", "受理员 acceptor"), ("dispatcher", "派遣员 dispatcher"),
+        ("leader", "值班长 shift leader"), ("inspector01", "监督员 grid inspector (street 1)"),
+        ("handler-roads", "处置员 handler, 道路运行管理中心"), ("auditor", "审计员 auditor"),
+        ("citizen", "市民 citizen"),
+    ):  # fmt: skip
+        typer.echo(f"    {user:<16} {role}")
+    typer.echo("")
+
+
+@cli.command()
+def evaluate(
+    start: Annotated[datetime, typer.Option("--from", help="start (local date/time)")],
+    end: Annotated[datetime, typer.Option("--to", help="end, exclusive")],
+    dimension: Annotated[Dimension, typer.Option()] = Dimension.DEPARTMENT,
+    csv: Annotated[bool, typer.Option("--csv", help="print CSV instead of a table")] = False,
+    weights: Annotated[str | None, typer.Option(help="e.g. close_rate:0.4,rework_rate:0.2")] = None,
+) -> None:
+    """综合评价 for a period, by department, street, grid or inspector."""
+    from cityops.service.evaluation import parse_weights, run_evaluation
+
+    app = _app()
+    tz = app.settings.tz
+    start_at = start.replace(tzinfo=tz) if start.tzinfo is None else start
+    end_at = end.replace(tzinfo=tz) if end.tzinfo is None else end
+    try:
+        result = run_evaluation(
+            app, dimension, start_at.astimezone(UTC), end_at.astimezone(UTC), parse_weights(weights)
+        )
+    except CityOpsError as exc:
+        _fail(exc)
+    if csv:
+        sys.stdout.write(result.csv())
+        return
+    typer.echo(f"{'name':<28}{'score':>7}{'立案':>6}{'结案':>6}{'按期处置率':>10}{'返工率':>8}")
+    for row in result.rows:
+        m = row.metrics
+        name = result.names.get(row.key, row.key)[:26]
+        rate = m.get("on_time_handle_rate")
+        rework = m.get("rework_rate")
+        typer.echo(
+            f"{name:<28}{row.score if row.score is not None else '-':>7}"
+            f"{m.get('opened', 0):>6}{m.get('closed', 0):>6}"
+            f"{'-' if rate is None else f'{rate:.0%}':>10}"
+            f"{'-' if rework is None else f'{rework:.0%}':>8}"
+        )
+
+
+@cli.command()
+def sweep() -> None:
+    """Mark overdue stages and escalate (safe to run any number of times)."""
+    from cityops.service.sweeper import sweep as do_sweep
+
+    r = do_sweep(_app())
+    typer.echo(f"marked overdue: {r.marked_overdue}, escalated: {r.escalated}")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,281 @@
+"""Intake (感知 → 上报): every channel's report becomes one unified report and a case.
+
+The raw payload is kept verbatim; (channel, source_id) is the idempotency key, so a resubmitted
+report returns the case it made the first time and never a second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cityops.adapters.db.models import CaseRow, ReportRow
+from cityops.bootstrap import App
+from cityops.domain.errors import ValidationFailed
+from cityops.domain.model import CaseState, Channel, Urgency
+from cityops.domain.workflow import EVENT_NAMES, Command
+from cityops.service import deadlines
+from cityops.service.bus import Event
+from cityops.service.principal import SYSTEM, Principal
+from cityops.service.reference import Snapshot
+from cityops.service.workflow import apply_transition, record_event
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInput:
+    """What every channel adapter reduces its payload to."""
+
+    channel: Channel
+    source_id: str
+    raw: str  # the payload exactly as received
+    description: str
+    category: str | None = None
+    title: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    grid_code: str | None = None
+    address: str | None = None
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    reporter_user_id: int | None = None
+    media: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)  # channel-specific facts (appeal type …)
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    case_id: int
+    case_no: str
+    state: str
+    created: bool  # False: the idempotency key was seen before
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    grid_code: str | None
+    lon: float | None
+    lat: float | None
+
+
+def locate(
+    snap: Snapshot, lon: float | None, lat: float | None, grid_code: str | None, address: str | None
+) -> Place:
+    """Resolve the report's place to a grid cell, or refuse it clearly."""
+    if lon is not None and lat is not None:
+        code = snap.locator.locate(lon, lat)
+        if code is None:
+            raise ValidationFailed(
+                f"location ({lon}, {lat}) is outside the city's grid / 位置不在本市网格内",
+                field="location",
+                reason="outside_jurisdiction",
+            )
+        if grid_code and grid_code != code:
+            raise ValidationFailed(
+                f"coordinates fall in grid {code}, not {grid_code} / 坐标与网格不符",
+                field="grid_code",
+            )
+        return Place(code, lon, lat)
+    if (lon is None) != (lat is None):
+        raise ValidationFailed("give both lon and lat / 经纬度需成对提供", field="location")
+    if grid_code:
+        if len(grid_code) != 14 or grid_code not in snap.region_names:
+            raise ValidationFailed(f"unknown grid cell {grid_code} / 未知网格", field="grid_code")
+        return Place(grid_code, None, None)
+    if address:
+        return Place(None, None, None)  # located later by the acceptor (补正)
+    raise ValidationFailed(
+        "a location is required: lon/lat, grid_code or address / 需要位置", field="location"
+    )
+
+
+def _set_place(case: CaseRow, place: Place) -> None:
+    case.grid_code, case.lon, case.lat = place.grid_code, place.lon, place.lat
+    code = place.grid_code
+    case.community_code = code[:12] if code else None
+    case.street_code = code[:9] if code else None
+    case.district_code = code[:6] if code else None
+
+
+def route(case: CaseRow, snap: Snapshot, now: datetime, tz: Any) -> None:
+    """Propose the responsible department (the dispatcher or the fast path follows it)."""
+    case.routing = None
+    if not case.category or not case.grid_code:
+        return
+    ruleset = next((r for r in snap.rulesets if r.effective_from <= now), None)
+    if ruleset is None:
+        return
+    found = ruleset.resolve(case.category, case.grid_code, now.astimezone(tz).time())
+    dept = snap.departments_by_code.get(found.department) if found else None
+    if found is None or dept is None:
+        return
+    case.routing = {
+        "department": dept.code,
+        "department_id": dept.id,
+        "department_name": dept.name,
+        "rule_id": found.rule.id,
+        "ruleset": ruleset.version,
+        "explanation": found.explanation,
+    }
+
+
+def _check_category(snap: Snapshot, key: str | None) -> None:
+    if key is not None and key not in snap.categories:
+        raise ValidationFailed(f"unknown category {key} / 未知分类", field="category")
+
+
+def amend_case(case: CaseRow, snap: Snapshot, data: dict[str, Any], now: datetime) -> None:
+    """补正: a corrected category or location re-routes; the old values stay in the event."""
+    if "category" in data:
+        _check_category(snap, data["category"])
+        data["old_category"], case.category = case.category, data["category"]
+        info = snap.categories[case.category or ""]
+        case.urgency = info.urgency.value
+    if "location" in data:
+        loc = data["location"]
+        place = locate(snap, loc.get("lon"), loc.get("lat"), loc.get("grid_code"), None)
+        data["old_grid_code"] = case.grid_code
+        _set_place(case, place)
+    route(case, snap, now, data.pop("_tz", None) or snap.calendar.tz)
+    data["routing"] = case.routing
+
+
+def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
+    """Take one report in; create its case, or return the one its idempotency key made."""
+    if not report.source_id or len(report.source_id) > 128:
+        raise ValidationFailed(
+            "source_id (idempotency key) must be 1–128 characters", field="source_id"
+        )
+    if not report.description.strip():
+        raise ValidationFailed("description is required / 需要问题描述", field="description")
+    snap = app.reference.get()
+    _check_category(snap, report.category)
+    place = locate(snap, report.lon, report.lat, report.grid_code, report.address)
+    existing = _existing(app, report)
+    if existing is not None:
+        return existing
+    now = app.clock()
+    try:
+        with app.sessions.begin() as session:
+            case, events = _create(session, snap, report, place, principal, now, app)
+            result = Submitted(case.id, case.case_no or "", case.state, True)
+    except IntegrityError:
+        # Another request with the same key won the race; answer with its case.
+        existing = _existing(app, report)
+        if existing is None:
+            raise
+        return existing
+    for name, payload in events:
+        app.bus.publish(Event(name, now, payload))
+    return result
+
+
+def _existing(app: App, report: ReportInput) -> Submitted | None:
+    with app.sessions() as session:
+        row = session.execute(
+            select(CaseRow.id, CaseRow.case_no, CaseRow.state)
+            .join(ReportRow, ReportRow.case_id == CaseRow.id)
+            .where(
+                ReportRow.channel == report.channel.value, ReportRow.source_id == report.source_id
+            )
+        ).first()
+    return Submitted(row.id, row.case_no or "", row.state, False) if row else None
+
+
+def _create(
+    session: Session,
+    snap: Snapshot,
+    report: ReportInput,
+    place: Place,
+    principal: Principal,
+    now: datetime,
+    app: App,
+) -> tuple[CaseRow, list[tuple[str, dict[str, Any]]]]:
+    info = snap.categories.get(report.category or "")
+    title = report.title or (info.name if info else report.description[:40])
+    case = CaseRow(
+        state=CaseState.REPORTED.value,
+        channel=report.channel.value,
+        category=report.category,
+        urgency=(info.urgency if info else Urgency.NORMAL).value,
+        title=title[:200],
+        description=report.description,
+        address=report.address,
+        reporter_user_id=report.reporter_user_id,
+        reporter_name=report.reporter_name,
+        reporter_phone=report.reporter_phone,
+        created_at=now,
+        updated_at=now,
+        event_seq=0,
+        warnings=[],
+        priority="normal",
+        level="street",
+        stage_overdue=False,
+        ever_overdue=False,
+    )
+    _set_place(case, place)
+    route(case, snap, now, app.settings.tz)
+    session.add(case)
+    session.flush()
+    local = now.astimezone(app.settings.tz)
+    case.case_no = f"{local:%Y%m%d}{case.id:06d}"
+    session.add(
+        ReportRow(
+            channel=report.channel.value,
+            source_id=report.source_id,
+            received_at=now,
+            raw=report.raw,
+            reporter_name=report.reporter_name,
+            reporter_phone=report.reporter_phone,
+            reporter_user_id=report.reporter_user_id,
+            case_id=case.id,
+        )
+    )
+    record_event(
+        session,
+        case,
+        action="submit",
+        from_state=None,
+        principal=principal,
+        now=now,
+        media=report.media,
+        data={"channel": report.channel.value, "source_id": report.source_id, **report.extra},
+    )
+    deadlines.start_stage(case, snap, now)
+    events = [
+        (
+            EVENT_NAMES["submit"],
+            {
+                "case_id": case.id,
+                "case_no": case.case_no,
+                "channel": report.channel.value,
+                "category": case.category,
+                "grid_code": case.grid_code,
+            },
+        )
+    ]
+    if info is not None and info.urgency is Urgency.URGENT and case.grid_code:
+        # 紧急事项快速通道: no verification wait, immediate dispatch by the responsibility list.
+        apply_transition(session, snap, case, SYSTEM, Command("fast_track"), now)
+        events.append((EVENT_NAMES["fast_track"], {"case_id": case.id}))
+        if case.routing:
+            apply_transition(
+                session,
+                snap,
+                case,
+                SYSTEM,
+                Command(
+                    "dispatch",
+                    department_id=case.routing["department_id"],
+                    note=case.routing["explanation"],
+                ),
+                now,
+            )
+            events.append(
+                (EVENT_NAMES["dispatch"], {"case_id": case.id, "department_id": case.department_id})
+            )
+    return case, events

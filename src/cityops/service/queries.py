@@ -1,0 +1,198 @@
+"""Read side: case lists with filters, case detail with its timeline — always scoped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow, UserRow
+from cityops.bootstrap import App
+from cityops.domain.errors import NotFound, ValidationFailed
+from cityops.domain.model import STATE_LABELS_ZH, CaseState
+from cityops.domain.workflow import BY_ACTION, allowed_actions
+from cityops.service.access import can_see, visible_cases
+from cityops.service.deadlines import clock_view
+from cityops.service.principal import Principal
+from cityops.service.reference import Snapshot
+from cityops.service.workflow import case_view
+
+
+def mask_name(name: str | None) -> str | None:
+    if not name:
+        return name
+    return name[0] + "*" * max(len(name) - 1, 1)
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone:
+        return phone
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "*" * len(phone)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    state: list[str] | None = None
+    category: str | None = None
+    area: str | None = None  # region code prefix
+    department_id: int | None = None
+    channel: str | None = None
+    overdue: bool | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    text: str | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.state:
+            bad = [s for s in self.state if s not in CaseState.__members__.values()]
+            if bad:
+                raise ValidationFailed(f"unknown state {bad[0]}", field="state")
+            out.append(CaseRow.state.in_(self.state))
+        if self.category:
+            key = self.category
+            out.append(
+                CaseRow.category == key if len(key) == 5 else CaseRow.category.startswith(key)
+            )
+        if self.area:
+            out.append(CaseRow.grid_code.startswith(self.area))
+        if self.department_id is not None:
+            out.append(CaseRow.department_id == self.department_id)
+        if self.channel:
+            out.append(CaseRow.channel == self.channel)
+        if self.overdue is not None:
+            out.append(CaseRow.stage_overdue.is_(self.overdue))
+        if self.created_from:
+            out.append(CaseRow.created_at >= self.created_from)
+        if self.created_to:
+            out.append(CaseRow.created_at < self.created_to)
+        if self.text:
+            like = f"%{self.text}%"
+            out.append(
+                or_(
+                    CaseRow.title.like(like),
+                    CaseRow.description.like(like),
+                    CaseRow.address.like(like),
+                    CaseRow.case_no.like(like),
+                )
+            )
+        return out
+
+
+def summary(case: CaseRow, snap: Snapshot, principal: Principal, now: datetime) -> dict[str, Any]:
+    cat = snap.categories.get(case.category or "")
+    dept = snap.departments_by_id.get(case.department_id or -1)
+    personal = principal.sees_personal_data
+    return {
+        "id": case.id,
+        "case_no": case.case_no,
+        "state": case.state,
+        "state_label": STATE_LABELS_ZH[CaseState(case.state)],
+        "channel": case.channel,
+        "category": case.category,
+        "category_name": cat.name if cat else None,
+        "urgency": case.urgency,
+        "priority": case.priority,
+        "level": case.level,
+        "title": case.title,
+        "address": case.address,
+        "lon": case.lon,
+        "lat": case.lat,
+        "grid_code": case.grid_code,
+        "grid_name": snap.region_names.get(case.grid_code or ""),
+        "street_code": case.street_code,
+        "department_id": case.department_id,
+        "department_name": dept.name if dept else None,
+        "created_at": case.created_at.isoformat(),
+        "updated_at": case.updated_at.isoformat(),
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "clock": clock_view(case, snap.calendar, now),
+        "overdue": case.stage_overdue,
+        "warnings": case.warnings or [],
+        "reporter_name": case.reporter_name if personal else mask_name(case.reporter_name),
+        "reporter_phone": case.reporter_phone if personal else mask_phone(case.reporter_phone),
+        "rating": case.rating,
+    }
+
+
+def list_cases(
+    app: App, principal: Principal, flt: CaseFilter, limit: int = 50, offset: int = 0
+) -> tuple[int, list[dict[str, Any]]]:
+    snap, now = app.reference.get(), app.clock()
+    where = [visible_cases(principal), *flt.clauses()]
+    with app.sessions() as s:
+        total = s.scalar(select(func.count()).select_from(CaseRow).where(*where)) or 0
+        rows = s.scalars(
+            select(CaseRow).where(*where).order_by(CaseRow.id.desc()).limit(limit).offset(offset)
+        ).all()
+        return total, [summary(c, snap, principal, now) for c in rows]
+
+
+def _load_visible(s: Session, case_id: int, principal: Principal) -> CaseRow:
+    case = s.get(CaseRow, case_id)
+    past = set(
+        s.scalars(
+            select(CaseEventRow.department_id).where(
+                CaseEventRow.case_id == case_id, CaseEventRow.department_id.is_not(None)
+            )
+        ).all()
+    )
+    if case is None or not can_see(case, principal, {d for d in past if d is not None}):
+        raise NotFound(f"case {case_id} not found", case_id=case_id)
+    return case
+
+
+def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
+    snap, now = app.reference.get(), app.clock()
+    with app.sessions() as s:
+        case = _load_visible(s, case_id, principal)
+        events = s.scalars(
+            select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq)
+        ).all()
+        names = {i: n for i, n in s.execute(select(UserRow.id, UserRow.display_name))}
+        reports = s.scalars(select(ReportRow).where(ReportRow.case_id == case_id)).all()
+        out = summary(case, snap, principal, now)
+        view = case_view(case, now)
+        out.update(
+            description=case.description,
+            routing=case.routing,
+            extension=case.extension,
+            allowed_actions=[
+                {"action": a, "label": BY_ACTION[a].label_zh}
+                for a in allowed_actions(view, principal.role)
+            ],
+            timeline=[_event(e, snap, names) for e in events],
+            reports=[
+                {
+                    "channel": r.channel,
+                    "source_id": r.source_id,
+                    "received_at": r.received_at.isoformat(),
+                    "raw": r.raw if principal.sees_personal_data else None,
+                }
+                for r in reports
+            ],
+        )
+        return out
+
+
+def _event(e: CaseEventRow, snap: Snapshot, names: dict[int, str]) -> dict[str, Any]:
+    dept = snap.departments_by_id.get(e.department_id or -1)
+    label = BY_ACTION[e.action].label_zh if e.action in BY_ACTION else "上报"
+    return {
+        "seq": e.seq,
+        "action": e.action,
+        "label": label,
+        "from_state": e.from_state,
+        "to_state": e.to_state,
+        "at": e.at.isoformat(),
+        "actor": names.get(e.actor_id or -1, e.actor_role),
+        "actor_role": e.actor_role,
+        "department": dept.name if dept else None,
+        "note": e.note,
+        "media": e.media,
+        "data": e.data,
+        "correlation_id": e.correlation_id,
+    }

@@ -1,0 +1,150 @@
+"""Reference data read on every report (taxonomy, departments, rules, grid, calendar), cached.
+
+The caches are rebuilt lazily after an admin import bumps :attr:`ReferenceData.generation`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.adapters.db.models import (
+    CategoryRow,
+    DepartmentRow,
+    HolidayScheduleRow,
+    RegionRow,
+    RuleRow,
+    RuleSetRow,
+)
+from cityops.adapters.geo import GridLocator
+from cityops.adapters.holidays import builtin_schedules
+from cityops.config import Settings
+from cityops.domain.calendar import WorkCalendar, WorkingDay, YearSchedule
+from cityops.domain.model import RegionLevel, Stage, Urgency
+from cityops.domain.routing import ResponsibilityRule, RuleSet, TimeWindow
+from cityops.domain.timelimit import TimeLimit
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryInfo:
+    key: str
+    name: str
+    kind: str
+    urgency: Urgency
+    limits: dict[Stage, TimeLimit]
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentInfo:
+    id: int
+    code: str
+    name: str
+    level: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    categories: dict[str, CategoryInfo]
+    departments_by_code: dict[str, DepartmentInfo]
+    departments_by_id: dict[int, DepartmentInfo]
+    rulesets: list[RuleSet]  # newest first
+    locator: GridLocator
+    region_names: dict[str, str]
+    calendar: WorkCalendar
+
+
+def _time(text: str) -> Any:
+    return datetime.strptime(text, "%H:%M").time()
+
+
+class ReferenceData:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._snapshot = None
+
+    def get(self) -> Snapshot:
+        snap = self._snapshot
+        if snap is None:
+            with self._lock:
+                if self._snapshot is None:
+                    self._snapshot = self._load()
+                snap = self._snapshot
+        return snap
+
+    def _load(self) -> Snapshot:
+        with self._sessions() as s:
+            categories = {
+                row.key: CategoryInfo(
+                    row.key,
+                    row.name,
+                    row.kind,
+                    Urgency(row.urgency),
+                    {Stage(k): TimeLimit.parse(v) for k, v in row.time_limits.items()},
+                )
+                for row in s.scalars(select(CategoryRow).where(CategoryRow.active))
+            }
+            depts = [
+                DepartmentInfo(d.id, d.code, d.name, d.level)
+                for d in s.scalars(select(DepartmentRow))
+            ]
+            regions = s.execute(
+                select(RegionRow.code, RegionRow.name, RegionRow.level, RegionRow.geometry)
+            ).all()
+            rulesets = self._rulesets(s)
+            schedules = dict(builtin_schedules())
+            for h in s.scalars(select(HolidayScheduleRow)):
+                schedules[h.year] = YearSchedule(
+                    h.year,
+                    frozenset(date.fromisoformat(d) for d in h.holidays),
+                    frozenset(date.fromisoformat(d) for d in h.workdays),
+                    h.source,
+                )
+        grids = [(code, geom) for code, _, level, geom in regions if level == RegionLevel.GRID]
+        return Snapshot(
+            categories=categories,
+            departments_by_code={d.code: d for d in depts},
+            departments_by_id={d.id: d for d in depts},
+            rulesets=rulesets,
+            locator=GridLocator((c, g) for c, g in grids if g),
+            region_names={code: name for code, name, _, _ in regions},
+            calendar=WorkCalendar(
+                schedules, WorkingDay.parse(self._settings.working_day), self._settings.tz
+            ),
+        )
+
+    @staticmethod
+    def _rulesets(s: Session) -> list[RuleSet]:
+        out: list[RuleSet] = []
+        for rs in s.scalars(select(RuleSetRow).order_by(RuleSetRow.effective_from.desc())):
+            rows = list(s.scalars(select(RuleRow).where(RuleRow.ruleset_id == rs.id)))
+            rules = tuple(
+                ResponsibilityRule(
+                    r.category,
+                    r.area,
+                    r.department_code,
+                    TimeWindow(_time(r.window_start), _time(r.window_end))
+                    if r.window_start and r.window_end
+                    else None,
+                    id=r.id,
+                )
+                for r in rows
+            )
+            out.append(RuleSet(rs.version, rs.effective_from, rules))
+        return out
+
+    def ruleset_at(self, at: datetime) -> RuleSet | None:
+        for ruleset in self.get().rulesets:
+            if ruleset.effective_from <= at:
+                return ruleset
+        return None

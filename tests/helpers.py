@@ -1,0 +1,75 @@
+"""Test helpers: an API client logged in as the demo users, and places in the demo city."""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from cityops.bootstrap import App
+from cityops.demo.city import DEMO_PASSWORD, DemoCity, generate_demo_city
+from cityops.entrypoints.api.app import create_api
+
+# Streets of the demo city used by the tests (first street of the first two districts).
+STREET_A = "319901001"
+STREET_B = "319902001"
+
+
+@cache
+def city() -> DemoCity:
+    return generate_demo_city()
+
+
+def point_in(street: str, seed: int = 1) -> tuple[float, float, str]:
+    """A point inside the first grid cell of a street, and that cell's code."""
+    grid = next(g.code for g in city().grids if g.code.startswith(street))
+    lon, lat = city().sample_point(grid, random.Random(seed))
+    return lon, lat, grid
+
+
+class Api:
+    """A TestClient with one bearer token per demo user."""
+
+    def __init__(self, app: App) -> None:
+        self.client = TestClient(create_api(app), raise_server_exceptions=True)
+        self._tokens: dict[str, str] = {}
+
+    def token(self, username: str) -> str:
+        if username not in self._tokens:
+            r = self.client.post(
+                "/api/v1/auth/token", json={"username": username, "password": DEMO_PASSWORD}
+            )
+            assert r.status_code == 200, r.text
+            self._tokens[username] = r.json()["access_token"]
+        return self._tokens[username]
+
+    def headers(self, username: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(username)}", **extra}
+
+    def get(self, username: str, path: str, **kw: Any) -> Any:
+        return self.client.get(path, headers=self.headers(username), **kw)
+
+    def post(self, username: str, path: str, json: Any = None, **kw: Any) -> Any:
+        headers = {**self.headers(username), **kw.pop("headers", {})}
+        return self.client.post(path, json=json, headers=headers, **kw)
+
+    def act(self, username: str, case_id: int, action: str, **body: Any) -> Any:
+        return self.post(username, f"/api/v1/cases/{case_id}/actions/{action}", json=body)
+
+    def citizen_report(self, source: str, category: str = "E0102", street: str = STREET_A,
+                       **extra: Any) -> Any:
+        lon, lat, _ = point_in(street)
+        body = {"client_request_id": source, "category": category,
+                "description": "小区门口有暴露垃圾，气味很大", "location": {"lon": lon, "lat": lat},
+                "contact_name": "张三", "contact_phone": "13812345678", **extra}
+        return self.post("citizen", "/api/v1/intake/citizen", json=body)
+
+    def handler_for(self, case_id: int) -> str:
+        detail = self.get("leader", f"/api/v1/cases/{case_id}").json()
+        dept = next(
+            d for d in self.get("admin", "/api/v1/departments").json()
+            if d["id"] == detail["department_id"]
+        )
+        return f"handler-{dept['code']}"
