@@ -20,7 +20,7 @@ from cityops.config import Settings
 from cityops.demo.city import generate_demo_city
 from cityops.demo.load import load_demo
 from cityops.domain.model import Channel
-from cityops.service.intake import ReportInput, submit
+from cityops.service.intake import ReportInput, submit, submit_batch
 from cityops.service.principal import SYSTEM
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -42,13 +42,18 @@ def _reports(n: int) -> list[ReportInput]:
     return out
 
 
-def _intake_rate(url: str, reports: list[ReportInput]) -> float:
+def _intake_rate(url: str, reports: list[ReportInput], batch: int) -> float:
+    """One transaction per report (batch=1, as the single endpoints) or per ``batch`` reports."""
     app = bootstrap(Settings(database_url=url))
     load_demo(app)
     app.reference.get()  # warm the caches as a running server has them
     start = time.perf_counter()
-    for report in reports:
-        submit(app, report, SYSTEM)
+    if batch == 1:
+        for report in reports:
+            submit(app, report, SYSTEM)
+    else:
+        for i in range(0, len(reports), batch):
+            submit_batch(app, reports[i : i + batch], SYSTEM)
     elapsed = time.perf_counter() - start
     app.dispose()
     return len(reports) / elapsed
@@ -118,36 +123,32 @@ def main() -> None:
     args = parser.parse_args()
     reports = _reports(args.n)
     with tempfile.TemporaryDirectory() as tmp:
-        rate = _intake_rate(f"sqlite:///{tmp}/bench.db", reports)
+        single = _intake_rate(f"sqlite:///{tmp}/single.db", reports, 1)
+        batched = _intake_rate(f"sqlite:///{tmp}/batch.db", reports, 200)
         raw = _raw_sqlite(Path(tmp) / "raw.db", reports)
-        _emit("case_intake_sqlite", rate, "raw_batched_insert_sqlite", raw)
-    print(
-        json.dumps(
-            {
-                "name": "case_intake_sqlite_goal",
-                "value": round(rate, 1),
-                "unit": "reports/s",
-                "peer": "goal",
-                "peer_value": 1000,
-                "ratio": round(rate / 1000, 4),
-            }
-        )
-    )
+    _emit("case_intake_sqlite_single", single, "raw_batched_insert_sqlite", raw)
+    _emit("case_intake_sqlite_batch200", batched, "raw_batched_insert_sqlite", raw)
+    _emit("case_intake_sqlite_single_vs_goal", single, "goal", 1000)
+    _emit("case_intake_sqlite_batch200_vs_goal", batched, "goal", 1000)
     if args.no_postgres:
         return
     import psycopg
 
-    name = f"cityops_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-        rate = _intake_rate(dsn.replace("postgresql://", "postgresql+psycopg://"), reports)
-        raw = _raw_postgres(dsn, reports)
-        _emit("case_intake_postgres", rate, "raw_batched_insert_postgres", raw)
-    finally:
+    raw_pg: float | None = None
+    for batch in (1, 200):
+        name = f"cityops_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            dsn = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+            rate = _intake_rate(dsn.replace("postgresql://", "postgresql+psycopg://"), reports,
+                                batch)  # fmt: skip
+            raw_pg = raw_pg or _raw_postgres(dsn, reports)
+            label = "single" if batch == 1 else f"batch{batch}"
+            _emit(f"case_intake_postgres_{label}", rate, "raw_batched_insert_postgres", raw_pg)
+        finally:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ class App:
 
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session]  # for writes: ``with app.sessions.begin() as s``
+    reads: sessionmaker[Session]  # for queries
     bus: EventBus
     reference: ReferenceData
     clock: Clock = utc_now
@@ -47,12 +48,13 @@ def bootstrap(
     engine = make_engine(settings.database_url)
     if migrate_schema:
         migrate(engine)
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, write=True)
     return App(
         settings=settings,
         engine=engine,
         sessions=sessions,
+        reads=session_factory(engine, write=False),
         bus=bus or MemoryBus(),
-        reference=ReferenceData(sessions, settings),
+        reference=ReferenceData(session_factory(engine, write=False), settings),
         clock=clock,
     )

@@ -18,7 +18,7 @@ DEMO_RULES_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def is_loaded(app: App) -> bool:
-    with app.sessions() as s:
+    with app.reads() as s:
         return bool(s.scalar(select(func.count()).select_from(RegionRow)))
 
 

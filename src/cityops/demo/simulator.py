@@ -66,7 +66,7 @@ class Simulator:
     counter: int = 0
 
     def __post_init__(self) -> None:
-        with self.app.sessions() as s:
+        with self.app.reads() as s:
             users = s.scalars(select(UserRow)).all()
             self.people: dict[str, Principal] = {u.username: _principal(u) for u in users}
         self.inspectors = {

@@ -82,7 +82,7 @@ def import_regions(app: App, specs: Sequence[RegionSpec], actor: str) -> ImportR
 
 
 def region_codes(app: App) -> set[str]:
-    with app.sessions() as s:
+    with app.reads() as s:
         return set(s.scalars(select(RegionRow.code)))
 
 

@@ -91,7 +91,7 @@ def run_evaluation(
 ) -> Evaluation:
     if end <= start:
         raise ValidationFailed("'to' must be after 'from'", field="to")
-    with app.sessions() as s:
+    with app.reads() as s:
         touched = select(CaseEventRow.case_id).where(
             CaseEventRow.at >= start, CaseEventRow.at < end
         )

@@ -144,57 +144,117 @@ def amend_case(case: CaseRow, snap: Snapshot, data: dict[str, Any], now: datetim
     data["routing"] = case.routing
 
 
-def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
-    """Take one report in; create its case, or return the one its idempotency key made."""
+def _validate(snap: Snapshot, report: ReportInput) -> Place:
     if not report.source_id or len(report.source_id) > 128:
         raise ValidationFailed(
             "source_id (idempotency key) must be 1–128 characters", field="source_id"
         )
     if not report.description.strip():
         raise ValidationFailed("description is required / 需要问题描述", field="description")
-    snap = app.reference.get()
     _check_category(snap, report.category)
-    place = locate(snap, report.lon, report.lat, report.grid_code, report.address)
-    existing = _existing(app, report)
+    return locate(snap, report.lon, report.lat, report.grid_code, report.address)
+
+
+def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
+    """Take one report in; create its case, or return the one its idempotency key made."""
+    snap = app.reference.get()
+    place = _validate(snap, report)
+    existing = _existing(app, [report]).get((report.channel.value, report.source_id))
     if existing is not None:
         return existing
     now = app.clock()
     try:
         with app.sessions.begin() as session:
-            case, events = _create(session, snap, report, place, principal, now, app)
+            case = _new_case(snap, report, place, now)
+            session.add(case)
+            session.flush()
+            events = _file(session, snap, case, report, principal, now, app)
             result = Submitted(case.id, case.case_no or "", case.state, True)
     except IntegrityError:
         # Another request with the same key won the race; answer with its case.
-        existing = _existing(app, report)
+        existing = _existing(app, [report]).get((report.channel.value, report.source_id))
         if existing is None:
             raise
         return existing
-    for name, payload in events:
-        app.bus.publish(Event(name, now, payload))
+    _publish(app, now, events)
     return result
 
 
-def _existing(app: App, report: ReportInput) -> Submitted | None:
-    with app.sessions() as session:
-        row = session.execute(
-            select(CaseRow.id, CaseRow.case_no, CaseRow.state)
-            .join(ReportRow, ReportRow.case_id == CaseRow.id)
-            .where(
-                ReportRow.channel == report.channel.value, ReportRow.source_id == report.source_id
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A report of a batch that was refused, with the reason (nothing was written for it)."""
+
+    source_id: str
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+def submit_batch(
+    app: App, reports: list[ReportInput], principal: Principal
+) -> list[Submitted | Rejected]:
+    """Many reports in one transaction (a hotline system's sync, a bulk import).
+
+    Each report is validated on its own: a bad one is answered with its reason and does not
+    stop the others. Known idempotency keys return their cases, as with :func:`submit`.
+    """
+    snap, now = app.reference.get(), app.clock()
+    results: list[Submitted | Rejected | None] = [None] * len(reports)
+    places: dict[int, Place] = {}
+    for i, report in enumerate(reports):
+        try:
+            places[i] = _validate(snap, report)
+        except ValidationFailed as exc:
+            results[i] = Rejected(report.source_id, exc.code, exc.message, exc.details)
+    known = _existing(app, [reports[i] for i in places])
+    fresh: dict[tuple[str, str], int] = {}  # first index of each new key in this batch
+    for i in places:
+        key = (reports[i].channel.value, reports[i].source_id)
+        if key in known:
+            results[i] = known[key]
+        else:
+            fresh.setdefault(key, i)
+    events: list[tuple[str, dict[str, Any]]] = []
+    with app.sessions.begin() as session:
+        cases = {i: _new_case(snap, reports[i], places[i], now) for i in fresh.values()}
+        session.add_all(cases.values())
+        session.flush()  # one multi-row INSERT … RETURNING for all the ids
+        for i, case in cases.items():
+            events += _file(session, snap, case, reports[i], principal, now, app)
+            results[i] = Submitted(case.id, case.case_no or "", case.state, True)
+    for i in places:
+        if results[i] is None:  # a repeat of a key that is new in this very batch
+            first = results[fresh[(reports[i].channel.value, reports[i].source_id)]]
+            assert isinstance(first, Submitted)
+            results[i] = Submitted(first.case_id, first.case_no, first.state, False)
+    _publish(app, now, events)
+    return [r for r in results if r is not None]
+
+
+def _publish(app: App, now: datetime, events: list[tuple[str, dict[str, Any]]]) -> None:
+    for name, payload in events:
+        app.bus.publish(Event(name, now, payload))
+
+
+def _existing(app: App, reports: list[ReportInput]) -> dict[tuple[str, str], Submitted]:
+    keys = {(r.channel.value, r.source_id) for r in reports}
+    if not keys:
+        return {}
+    found: dict[tuple[str, str], Submitted] = {}
+    with app.reads() as session:
+        for channel in {c for c, _ in keys}:
+            ids = [sid for c, sid in keys if c == channel]
+            rows = session.execute(
+                select(ReportRow.source_id, CaseRow.id, CaseRow.case_no, CaseRow.state)
+                .join(CaseRow, ReportRow.case_id == CaseRow.id)
+                .where(ReportRow.channel == channel, ReportRow.source_id.in_(ids))
             )
-        ).first()
-    return Submitted(row.id, row.case_no or "", row.state, False) if row else None
+            for source_id, case_id, case_no, state in rows:
+                found[(channel, source_id)] = Submitted(case_id, case_no or "", state, False)
+    return found
 
 
-def _create(
-    session: Session,
-    snap: Snapshot,
-    report: ReportInput,
-    place: Place,
-    principal: Principal,
-    now: datetime,
-    app: App,
-) -> tuple[CaseRow, list[tuple[str, dict[str, Any]]]]:
+def _new_case(snap: Snapshot, report: ReportInput, place: Place, now: datetime) -> CaseRow:
     info = snap.categories.get(report.category or "")
     title = report.title or (info.name if info else report.description[:40])
     case = CaseRow(
@@ -218,11 +278,21 @@ def _create(
         ever_overdue=False,
     )
     _set_place(case, place)
+    return case
+
+
+def _file(
+    session: Session,
+    snap: Snapshot,
+    case: CaseRow,
+    report: ReportInput,
+    principal: Principal,
+    now: datetime,
+    app: App,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Everything after the case row has its id: number, report, log, clock, fast path."""
     route(case, snap, now, app.settings.tz)
-    session.add(case)
-    session.flush()
-    local = now.astimezone(app.settings.tz)
-    case.case_no = f"{local:%Y%m%d}{case.id:06d}"
+    case.case_no = f"{now.astimezone(app.settings.tz):%Y%m%d}{case.id:06d}"
     session.add(
         ReportRow(
             channel=report.channel.value,
@@ -236,46 +306,29 @@ def _create(
         )
     )
     record_event(
-        session,
-        case,
-        action="submit",
-        from_state=None,
-        principal=principal,
-        now=now,
+        session, case, action="submit", from_state=None, principal=principal, now=now,
         media=report.media,
         data={"channel": report.channel.value, "source_id": report.source_id, **report.extra},
-    )
+    )  # fmt: skip
     deadlines.start_stage(case, snap, now)
     events = [
-        (
-            EVENT_NAMES["submit"],
-            {
-                "case_id": case.id,
-                "case_no": case.case_no,
-                "channel": report.channel.value,
-                "category": case.category,
-                "grid_code": case.grid_code,
-            },
-        )
-    ]
+        (EVENT_NAMES["submit"], {"case_id": case.id, "case_no": case.case_no,
+                                 "channel": report.channel.value, "category": case.category,
+                                 "grid_code": case.grid_code}),
+    ]  # fmt: skip
+    info = snap.categories.get(report.category or "")
     if info is not None and info.urgency is Urgency.URGENT and case.grid_code:
         # 紧急事项快速通道: no verification wait, immediate dispatch by the responsibility list.
         apply_transition(session, snap, case, SYSTEM, Command("fast_track"), now)
         events.append((EVENT_NAMES["fast_track"], {"case_id": case.id}))
         if case.routing:
-            apply_transition(
-                session,
-                snap,
-                case,
-                SYSTEM,
-                Command(
-                    "dispatch",
-                    department_id=case.routing["department_id"],
-                    note=case.routing["explanation"],
-                ),
-                now,
+            dispatch = Command(
+                "dispatch",
+                department_id=case.routing["department_id"],
+                note=case.routing["explanation"],
             )
+            apply_transition(session, snap, case, SYSTEM, dispatch, now)
             events.append(
                 (EVENT_NAMES["dispatch"], {"case_id": case.id, "department_id": case.department_id})
             )
-    return case, events
+    return events

@@ -123,7 +123,7 @@ def list_cases(
 ) -> tuple[int, list[dict[str, Any]]]:
     snap, now = app.reference.get(), app.clock()
     where = [visible_cases(principal), *flt.clauses()]
-    with app.sessions() as s:
+    with app.reads() as s:
         total = s.scalar(select(func.count()).select_from(CaseRow).where(*where)) or 0
         rows = s.scalars(
             select(CaseRow).where(*where).order_by(CaseRow.id.desc()).limit(limit).offset(offset)
@@ -147,7 +147,7 @@ def _load_visible(s: Session, case_id: int, principal: Principal) -> CaseRow:
 
 def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
     snap, now = app.reference.get(), app.clock()
-    with app.sessions() as s:
+    with app.reads() as s:
         case = _load_visible(s, case_id, principal)
         events = s.scalars(
             select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq)

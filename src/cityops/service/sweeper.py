@@ -31,7 +31,7 @@ class SweepResult:
 def sweep(app: App) -> SweepResult:
     now = app.clock()
     grace = timedelta(hours=app.settings.escalate_after_overdue_hours)
-    with app.sessions() as s:
+    with app.reads() as s:
         late = s.scalars(
             select(CaseRow.id).where(
                 CaseRow.stage_due_at < now,
@@ -40,7 +40,7 @@ def sweep(app: App) -> SweepResult:
             )
         ).all()
     marked = sum(_try(app, case_id, Command("overdue")) for case_id in late)
-    with app.sessions() as s:
+    with app.reads() as s:
         stale = s.execute(
             select(CaseRow.id, CaseRow.stage_started_at, CaseRow.escalated_for).where(
                 CaseRow.stage_overdue.is_(True),

@@ -33,15 +33,19 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            # Take the write lock up front so two writers never deadlock on lock upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the lock up front so two never deadlock upgrading a read lock;
+            # readers begin deferred and, under WAL, never wait for a writer.
+            write = conn.get_execution_options().get("cityops_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, *, write: bool) -> sessionmaker[Session]:
+    """Sessions for writes (SQLite: BEGIN IMMEDIATE) or for reads (deferred)."""
+    bind = engine.execution_options(cityops_write=True) if write else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 def migrate(engine: Engine) -> None:

@@ -89,7 +89,7 @@ def audit_log(
     who: Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR))],
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
-    with app.sessions() as s:
+    with app.reads() as s:
         rows = s.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)).all()
         return [
             {
@@ -105,7 +105,7 @@ def audit_log(
 
 @router.get("/categories")
 def categories(app: AppDep, _: PrincipalDep) -> list[dict[str, Any]]:
-    with app.sessions() as s:
+    with app.reads() as s:
         rows = s.scalars(select(CategoryRow).where(CategoryRow.active).order_by(CategoryRow.key))
         return [
             {
@@ -124,7 +124,7 @@ def categories(app: AppDep, _: PrincipalDep) -> list[dict[str, Any]]:
 
 @router.get("/departments")
 def departments(app: AppDep, _: PrincipalDep) -> list[dict[str, Any]]:
-    with app.sessions() as s:
+    with app.reads() as s:
         return [
             {
                 "id": d.id,
@@ -145,7 +145,7 @@ def regions(
     geometry: bool = False,
 ) -> list[dict[str, Any]]:
     """Children of a region (the city's districts when no parent is given)."""
-    with app.sessions() as s:
+    with app.reads() as s:
         q = select(RegionRow).order_by(RegionRow.code)
         q = (
             q.where(RegionRow.parent_code == parent)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cityops.domain.errors import Forbidden, ValidationFailed
 from cityops.domain.model import Channel, Role
 from cityops.entrypoints.api.deps import AppDep, PrincipalDep
-from cityops.service.intake import ReportInput, Submitted, submit
+from cityops.service.intake import ReportInput, Submitted, submit, submit_batch
 from cityops.service.principal import Principal
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake 上报"])
@@ -110,18 +111,51 @@ async def hotline(
     order: HotlineOrder, request: Request, response: Response, app: AppDep, principal: PrincipalDep
 ) -> SubmittedOut:
     _allow(principal, Channel.HOTLINE, Role.ACCEPTOR, Role.SHIFT_LEADER)
-    report = ReportInput(
-        channel=Channel.HOTLINE,
-        source_id=order.work_order_no,
-        raw=await _raw(request),
-        description=order.content,
-        category=order.category,
-        **_where(order.location),
-        reporter_name=order.caller_name,
-        reporter_phone=order.caller_phone,
-        extra={"appeal_type": order.appeal_type},
-    )
+    report = _hotline_report(order, await _raw(request))
     return _reply(submit(app, report, principal), response)
+
+
+class HotlineBatch(BaseModel):
+    """A 12345 system's sync: up to 500 work orders, each judged on its own."""
+
+    orders: list[dict[str, Any]] = Field(min_length=1, max_length=500)
+
+
+@router.post("/hotline/batch")
+async def hotline_batch(body: HotlineBatch, app: AppDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Per-order results: ``created``/``duplicate`` with the case, or ``rejected`` with why."""
+    _allow(principal, Channel.HOTLINE, Role.ACCEPTOR, Role.SHIFT_LEADER)
+    results: list[dict[str, Any] | None] = [None] * len(body.orders)
+    reports: list[tuple[int, ReportInput]] = []
+    for i, raw in enumerate(body.orders):
+        try:
+            order = HotlineOrder.model_validate(raw)
+        except ValidationError as exc:
+            results[i] = {"index": i, "status": "rejected", "code": "invalid_request",
+                          "message": "the order is invalid", "details": {"problems": [
+                              {"field": ".".join(map(str, e["loc"])), "reason": e["msg"]}
+                              for e in exc.errors()]}}  # fmt: skip
+            continue
+        reports.append((i, _hotline_report(order, json.dumps(raw, ensure_ascii=False))))
+    outcomes = submit_batch(app, [r for _, r in reports], principal) if reports else []
+    for (i, _), out in zip(reports, outcomes, strict=True):
+        if isinstance(out, Submitted):
+            status = "created" if out.created else "duplicate"
+            results[i] = {"index": i, "status": status, "case_id": out.case_id,
+                          "case_no": out.case_no, "state": out.state}  # fmt: skip
+        else:
+            results[i] = {"index": i, "status": "rejected", "code": out.code,
+                          "message": out.message, "details": out.details}  # fmt: skip
+    return {"results": results}
+
+
+def _hotline_report(order: HotlineOrder, raw: str) -> ReportInput:
+    return ReportInput(
+        channel=Channel.HOTLINE, source_id=order.work_order_no, raw=raw,
+        description=order.content, category=order.category, **_where(order.location),
+        reporter_name=order.caller_name, reporter_phone=order.caller_phone,
+        extra={"appeal_type": order.appeal_type},
+    )  # fmt: skip
 
 
 @router.post("/inspector", response_model=SubmittedOut, status_code=201)
