@@ -62,8 +62,11 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("redispatch", "改派", {S.DISPATCHED}, S.DISPATCHED,
        {R.DISPATCHER, R.SHIFT_LEADER}, "department", "note"),
     _t("start", "签收处置", {S.DISPATCHED}, S.HANDLING, {R.HANDLER}, "assignee"),
-    _t("return", "回退", {S.DISPATCHED, S.HANDLING}, S.OPENED, {R.HANDLER}, "assignee", "note"),
-    _t("complete", "处置完成", {S.HANDLING}, S.HANDLED, {R.HANDLER}, "assignee", "note"),
+    # A pending 延期 request belongs to its stage: it is decided before the stage ends.
+    _t("return", "回退", {S.DISPATCHED, S.HANDLING}, S.OPENED, {R.HANDLER},
+       "assignee", "note", "no_pending_extension"),
+    _t("complete", "处置完成", {S.HANDLING}, S.HANDLED, {R.HANDLER},
+       "assignee", "note", "no_pending_extension"),
     _t("check_pass", "核查通过", {S.HANDLED}, S.CHECKED, {R.INSPECTOR, R.SHIFT_LEADER}),
     _t("check_fail", "核查不通过（返工）", {S.HANDLED}, S.HANDLING,
        {R.INSPECTOR, R.SHIFT_LEADER}, "note"),
