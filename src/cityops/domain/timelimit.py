@@ -23,6 +23,9 @@ class TimeLimit:
     amount: float
     unit: TimeUnit
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amount", float(self.amount))  # TimeLimit(1, …) is fine too
+
     @classmethod
     def parse(cls, text: str) -> TimeLimit:
         match = _PATTERN.match(text)

@@ -30,12 +30,18 @@ AREA_ROLES = frozenset(
 )
 
 
+def _is_city(scope: str) -> bool:
+    return len(scope) == 6 and scope.endswith("00")
+
+
 def _in_area(scope: str | None) -> ColumnElement[bool]:
     if scope is None:
         return true()
-    # A city code (XXXX00) covers its districts, whose codes share the first four digits.
-    prefix = scope[:4] if len(scope) == 6 and scope.endswith("00") else scope
-    return CaseRow.grid_code.startswith(prefix)
+    if _is_city(scope):
+        # A city code (XXXX00) covers its districts, whose codes share its first four digits,
+        # and the reports not yet located (address only) that its centre must place.
+        return CaseRow.grid_code.startswith(scope[:4]) | CaseRow.grid_code.is_(None)
+    return CaseRow.grid_code.startswith(scope)
 
 
 def visible_cases(principal: Principal) -> ColumnElement[bool]:
@@ -62,8 +68,9 @@ def can_see(case: CaseRow, principal: Principal, past_departments: set[int]) -> 
         scope = principal.scope_code
         if scope is None:
             return True
-        prefix = scope[:4] if len(scope) == 6 and scope.endswith("00") else scope
-        return bool(case.grid_code and case.grid_code.startswith(prefix))
+        if case.grid_code is None:
+            return _is_city(scope)
+        return case.grid_code.startswith(scope[:4] if _is_city(scope) else scope)
     if principal.role is Role.HANDLER:
         mine = principal.department_ids
         return case.department_id in mine or bool(past_departments & mine)

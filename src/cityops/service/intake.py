@@ -25,6 +25,9 @@ from cityops.service.principal import SYSTEM, Principal
 from cityops.service.reference import Snapshot
 from cityops.service.workflow import apply_transition, record_event
 
+# Room for a channel's own 128-character id behind the submitting user's name (≤ 64).
+SOURCE_ID_MAX = 200
+
 
 @dataclass(frozen=True, slots=True)
 class ReportInput:
@@ -145,9 +148,9 @@ def amend_case(case: CaseRow, snap: Snapshot, data: dict[str, Any], now: datetim
 
 
 def _validate(snap: Snapshot, report: ReportInput) -> Place:
-    if not report.source_id or len(report.source_id) > 128:
+    if not report.source_id or len(report.source_id) > SOURCE_ID_MAX:
         raise ValidationFailed(
-            "source_id (idempotency key) must be 1–128 characters", field="source_id"
+            f"source_id (idempotency key) must be 1–{SOURCE_ID_MAX} characters", field="source_id"
         )
     if not report.description.strip():
         raise ValidationFailed("description is required / 需要问题描述", field="description")
@@ -159,12 +162,13 @@ def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
     """Take one report in; create its case, or return the one its idempotency key made."""
     snap = app.reference.get()
     place = _validate(snap, report)
-    existing = _existing(app, [report]).get((report.channel.value, report.source_id))
-    if existing is not None:
-        return existing
     now = app.clock()
+    key = (report.channel.value, report.source_id)
     try:
         with app.sessions.begin() as session:
+            existing = _known(session, [report]).get(key)
+            if existing is not None:
+                return existing
             case = _new_case(snap, report, place, now)
             session.add(case)
             session.flush()
@@ -172,7 +176,8 @@ def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
             result = Submitted(case.id, case.case_no or "", case.state, True)
     except IntegrityError:
         # Another request with the same key won the race; answer with its case.
-        existing = _existing(app, [report]).get((report.channel.value, report.source_id))
+        with app.reads() as session:
+            existing = _known(session, [report]).get(key)
         if existing is None:
             raise
         return existing
@@ -206,7 +211,8 @@ def submit_batch(
             places[i] = _validate(snap, report)
         except ValidationFailed as exc:
             results[i] = Rejected(report.source_id, exc.code, exc.message, exc.details)
-    known = _existing(app, [reports[i] for i in places])
+    with app.reads() as session:
+        known = _known(session, [reports[i] for i in places])
     fresh: dict[tuple[str, str], int] = {}  # first index of each new key in this batch
     for i in places:
         key = (reports[i].channel.value, reports[i].source_id)
@@ -236,21 +242,19 @@ def _publish(app: App, now: datetime, events: list[tuple[str, dict[str, Any]]]) 
         app.bus.publish(Event(name, now, payload))
 
 
-def _existing(app: App, reports: list[ReportInput]) -> dict[tuple[str, str], Submitted]:
+def _known(session: Session, reports: list[ReportInput]) -> dict[tuple[str, str], Submitted]:
+    """The cases that these reports' idempotency keys already made."""
     keys = {(r.channel.value, r.source_id) for r in reports}
-    if not keys:
-        return {}
     found: dict[tuple[str, str], Submitted] = {}
-    with app.reads() as session:
-        for channel in {c for c, _ in keys}:
-            ids = [sid for c, sid in keys if c == channel]
-            rows = session.execute(
-                select(ReportRow.source_id, CaseRow.id, CaseRow.case_no, CaseRow.state)
-                .join(CaseRow, ReportRow.case_id == CaseRow.id)
-                .where(ReportRow.channel == channel, ReportRow.source_id.in_(ids))
-            )
-            for source_id, case_id, case_no, state in rows:
-                found[(channel, source_id)] = Submitted(case_id, case_no or "", state, False)
+    for channel in {c for c, _ in keys}:
+        ids = [sid for c, sid in keys if c == channel]
+        rows = session.execute(
+            select(ReportRow.source_id, CaseRow.id, CaseRow.case_no, CaseRow.state)
+            .join(CaseRow, ReportRow.case_id == CaseRow.id)
+            .where(ReportRow.channel == channel, ReportRow.source_id.in_(ids))
+        )
+        for source_id, case_id, case_no, state in rows:
+            found[(channel, source_id)] = Submitted(case_id, case_no or "", state, False)
     return found
 
 

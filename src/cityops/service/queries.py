@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow, UserRow
 from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
-from cityops.domain.model import STATE_LABELS_ZH, CaseState
+from cityops.domain.model import STATE_LABELS_ZH, CaseState, Role
 from cityops.domain.workflow import BY_ACTION, allowed_actions
 from cityops.service.access import can_see, visible_cases
 from cityops.service.deadlines import clock_view
@@ -164,7 +164,7 @@ def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
                 {"action": a, "label": BY_ACTION[a].label_zh}
                 for a in allowed_actions(view, principal.role)
             ],
-            timeline=[_event(e, snap, names) for e in events],
+            timeline=[_event(e, snap, names, principal) for e in events],
             reports=[
                 {
                     "channel": r.channel,
@@ -178,9 +178,14 @@ def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
         return out
 
 
-def _event(e: CaseEventRow, snap: Snapshot, names: dict[int, str]) -> dict[str, Any]:
+def _event(
+    e: CaseEventRow, snap: Snapshot, names: dict[int, str], principal: Principal
+) -> dict[str, Any]:
     dept = snap.departments_by_id.get(e.department_id or -1)
     label = BY_ACTION[e.action].label_zh if e.action in BY_ACTION else "上报"
+    actor = names.get(e.actor_id or -1, e.actor_role)
+    if e.actor_role == Role.CITIZEN and not principal.sees_personal_data:
+        actor = "市民"  # a citizen is personal data like the reporter fields
     return {
         "seq": e.seq,
         "action": e.action,
@@ -188,7 +193,7 @@ def _event(e: CaseEventRow, snap: Snapshot, names: dict[int, str]) -> dict[str, 
         "from_state": e.from_state,
         "to_state": e.to_state,
         "at": e.at.isoformat(),
-        "actor": names.get(e.actor_id or -1, e.actor_role),
+        "actor": actor,
         "actor_role": e.actor_role,
         "department": dept.name if dept else None,
         "note": e.note,

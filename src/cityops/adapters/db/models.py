@@ -131,7 +131,7 @@ class ReportRow(Base):
     __table_args__ = (UniqueConstraint("channel", "source_id", name="uq_reports_channel_source"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    source_id: Mapped[str] = mapped_column(String(128))
+    source_id: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime]
     raw: Mapped[str] = mapped_column(Text)
     reporter_name: Mapped[str | None] = mapped_column(String(100))

@@ -211,9 +211,10 @@ async def manual(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> SubmittedOut:
     _allow(principal, Channel.MANUAL, Role.ACCEPTOR, Role.SHIFT_LEADER)
-    if not idempotency_key:
+    if not idempotency_key or len(idempotency_key) > 128:
         raise ValidationFailed(
-            "the Idempotency-Key header is required / 需要幂等键", field="Idempotency-Key"
+            "the Idempotency-Key header (1–128 characters) is required / 需要幂等键",
+            field="Idempotency-Key",
         )
     report = ReportInput(
         channel=Channel.MANUAL,
