@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cityops.adapters.db.models import CaseRow, ReportRow
+from cityops.adapters.db.ids import allocate_ids
+from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow
 from cityops.bootstrap import App
 from cityops.domain.errors import ValidationFailed
 from cityops.domain.model import CaseState, Channel, Urgency
@@ -23,7 +24,7 @@ from cityops.service import deadlines
 from cityops.service.bus import Event
 from cityops.service.principal import SYSTEM, Principal
 from cityops.service.reference import Snapshot
-from cityops.service.workflow import apply_transition, record_event
+from cityops.service.workflow import apply_transition
 
 # Room for a channel's own 128-character id behind the submitting user's name (≤ 64).
 SOURCE_ID_MAX = 200
@@ -169,10 +170,7 @@ def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
             existing = _known(session, [report]).get(key)
             if existing is not None:
                 return existing
-            case = _new_case(snap, report, place, now)
-            session.add(case)
-            session.flush()
-            events = _file(session, snap, case, report, principal, now, app)
+            [case], events = _insert_cases(session, snap, [(report, place)], principal, now, app)
             result = Submitted(case.id, case.case_no or "", case.state, True)
     except IntegrityError:
         # Another request with the same key won the race; answer with its case.
@@ -222,11 +220,10 @@ def submit_batch(
             fresh.setdefault(key, i)
     events: list[tuple[str, dict[str, Any]]] = []
     with app.sessions.begin() as session:
-        cases = {i: _new_case(snap, reports[i], places[i], now) for i in fresh.values()}
-        session.add_all(cases.values())
-        session.flush()  # one multi-row INSERT … RETURNING for all the ids
-        for i, case in cases.items():
-            events += _file(session, snap, case, reports[i], principal, now, app)
+        order = list(fresh.values())
+        items = [(reports[i], places[i]) for i in order]
+        cases, events = _insert_cases(session, snap, items, principal, now, app)
+        for i, case in zip(order, cases, strict=True):
             results[i] = Submitted(case.id, case.case_no or "", case.state, True)
     for i in places:
         if results[i] is None:  # a repeat of a key that is new in this very batch
@@ -248,7 +245,7 @@ def _known(session: Session, reports: list[ReportInput]) -> dict[tuple[str, str]
     found: dict[tuple[str, str], Submitted] = {}
     for channel in {c for c, _ in keys}:
         ids = [sid for c, sid in keys if c == channel]
-        rows = session.execute(
+        rows = session.connection().execute(
             select(ReportRow.source_id, CaseRow.id, CaseRow.case_no, CaseRow.state)
             .join(CaseRow, ReportRow.case_id == CaseRow.id)
             .where(ReportRow.channel == channel, ReportRow.source_id.in_(ids))
@@ -285,54 +282,85 @@ def _new_case(snap: Snapshot, report: ReportInput, place: Place, now: datetime) 
     return case
 
 
-def _file(
+_CASES = cast(Table, CaseRow.__table__)
+_REPORTS = cast(Table, ReportRow.__table__)
+_EVENTS = cast(Table, CaseEventRow.__table__)
+_CASE_COLUMNS = [c.key for c in _CASES.columns]
+
+
+def _insert_cases(
     session: Session,
     snap: Snapshot,
-    case: CaseRow,
-    report: ReportInput,
+    items: list[tuple[ReportInput, Place]],
     principal: Principal,
     now: datetime,
     app: App,
+) -> tuple[list[CaseRow], list[tuple[str, dict[str, Any]]]]:
+    """Insert the cases, their reports and first events with a few multi-row statements.
+
+    This is the intake hot path, so it writes through the Core instead of the ORM unit of
+    work; ids are allocated first so each case's number is known before it is written.
+    """
+    if not items:  # an empty executemany would insert one row of NULLs
+        return [], []
+    tz = app.settings.tz
+    ids = allocate_ids(session, _CASES, len(items))
+    cases, reports, events, published = [], [], [], []
+    for case_id, (report, place) in zip(ids, items, strict=True):
+        case = _new_case(snap, report, place, now)
+        case.id = case_id
+        case.case_no = f"{now.astimezone(tz):%Y%m%d}{case_id:06d}"
+        route(case, snap, now, tz)
+        deadlines.start_stage(case, snap, now)
+        case.event_seq = 1
+        cases.append(case)
+        reports.append({
+            "channel": report.channel.value, "source_id": report.source_id, "received_at": now,
+            "raw": report.raw, "reporter_name": report.reporter_name,
+            "reporter_phone": report.reporter_phone, "reporter_user_id": report.reporter_user_id,
+            "case_id": case_id,
+        })  # fmt: skip
+        events.append({
+            "case_id": case_id, "seq": 1, "action": "submit", "from_state": None,
+            "to_state": case.state, "at": now, "actor_id": principal.user_id,
+            "actor_role": principal.role.value, "department_id": None, "note": None,
+            "media": list(report.media), "correlation_id": None,
+            "data": {"channel": report.channel.value, "source_id": report.source_id,
+                     **report.extra},
+        })  # fmt: skip
+        published.append((EVENT_NAMES["submit"], {
+            "case_id": case_id, "case_no": case.case_no, "channel": report.channel.value,
+            "category": case.category, "grid_code": case.grid_code,
+        }))  # fmt: skip
+    conn = session.connection()  # Core statements skip the ORM session's per-call overhead
+    conn.execute(insert(_CASES), [
+        {k: getattr(c, k) for k in _CASE_COLUMNS} for c in cases
+    ])  # fmt: skip
+    conn.execute(insert(_REPORTS), reports)
+    conn.execute(insert(_EVENTS), events)
+    for case in cases:
+        if case.urgency == Urgency.URGENT.value and case.grid_code:
+            persistent = session.get(CaseRow, case.id)
+            assert persistent is not None
+            published += _fast_track(session, snap, persistent, now)
+            case.state = persistent.state
+    return cases, published
+
+
+def _fast_track(
+    session: Session, snap: Snapshot, case: CaseRow, now: datetime
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Everything after the case row has its id: number, report, log, clock, fast path."""
-    route(case, snap, now, app.settings.tz)
-    case.case_no = f"{now.astimezone(app.settings.tz):%Y%m%d}{case.id:06d}"
-    session.add(
-        ReportRow(
-            channel=report.channel.value,
-            source_id=report.source_id,
-            received_at=now,
-            raw=report.raw,
-            reporter_name=report.reporter_name,
-            reporter_phone=report.reporter_phone,
-            reporter_user_id=report.reporter_user_id,
-            case_id=case.id,
+    """紧急事项快速通道: no verification wait, immediate dispatch by the responsibility list."""
+    apply_transition(session, snap, case, SYSTEM, Command("fast_track"), now)
+    events: list[tuple[str, dict[str, Any]]] = [(EVENT_NAMES["fast_track"], {"case_id": case.id})]
+    if case.routing:
+        dispatch = Command(
+            "dispatch", department_id=case.routing["department_id"],
+            note=case.routing["explanation"],
+        )  # fmt: skip
+        apply_transition(session, snap, case, SYSTEM, dispatch, now)
+        events.append(
+            (EVENT_NAMES["dispatch"], {"case_id": case.id, "department_id": case.department_id})
         )
-    )
-    record_event(
-        session, case, action="submit", from_state=None, principal=principal, now=now,
-        media=report.media,
-        data={"channel": report.channel.value, "source_id": report.source_id, **report.extra},
-    )  # fmt: skip
-    deadlines.start_stage(case, snap, now)
-    events = [
-        (EVENT_NAMES["submit"], {"case_id": case.id, "case_no": case.case_no,
-                                 "channel": report.channel.value, "category": case.category,
-                                 "grid_code": case.grid_code}),
-    ]  # fmt: skip
-    info = snap.categories.get(report.category or "")
-    if info is not None and info.urgency is Urgency.URGENT and case.grid_code:
-        # 紧急事项快速通道: no verification wait, immediate dispatch by the responsibility list.
-        apply_transition(session, snap, case, SYSTEM, Command("fast_track"), now)
-        events.append((EVENT_NAMES["fast_track"], {"case_id": case.id}))
-        if case.routing:
-            dispatch = Command(
-                "dispatch",
-                department_id=case.routing["department_id"],
-                note=case.routing["explanation"],
-            )
-            apply_transition(session, snap, case, SYSTEM, dispatch, now)
-            events.append(
-                (EVENT_NAMES["dispatch"], {"case_id": case.id, "department_id": case.department_id})
-            )
+    session.flush()
     return events
