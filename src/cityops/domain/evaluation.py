@@ -181,7 +181,7 @@ class _Tally:
         elif kind is FactKind.OVERDUE:
             self.overdue_cases.add(case_id)
 
-    def metrics(self) -> dict[str, float | int | None]:
+    def metrics(self, by_department: bool = False) -> dict[str, float | int | None]:
         c = self.counts
         opened, closed = c[FactKind.OPENED], c[FactKind.CLOSED]
         completed, dispatched = c[FactKind.COMPLETED], c[FactKind.DISPATCHED]
@@ -194,7 +194,8 @@ class _Tally:
             "returned": c[FactKind.RETURNED],
             "reworked": c[FactKind.REWORK],
             "closed": closed,
-            "close_rate": ratio(closed, opened),
+            # A department opens nothing (立案 precedes dispatch): its cases are those sent to it.
+            "close_rate": ratio(closed, dispatched if by_department else opened),
             "on_time_close_rate": ratio(closed - self.closed_late, closed),
             "on_time_handle_rate": ratio(completed - self.completed_late, completed),
             "rework_rate": ratio(c[FactKind.REWORK], completed),
@@ -253,7 +254,7 @@ def evaluate(
             tally.add(fact, case_id)
     rows = []
     for key, tally in tallies.items():
-        metrics = tally.metrics()
+        metrics = tally.metrics(by_department)
         rows.append(EvaluationRow(key, metrics, composite_score(metrics, weights)))
     rows.sort(key=lambda r: (r.score is None, -(r.score or 0.0), r.key))
     return rows

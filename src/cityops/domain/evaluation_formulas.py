@@ -40,7 +40,8 @@ class Formula:
 FORMULAS: dict[str, Formula] = {
     "reported": Formula("上报数", "reports", "期内上报的案件数 / cases reported in the period"),
     "opened": Formula(
-        "立案数", "cases opened",
+        "立案数",
+        "cases opened",
         "期内立案事件数（立案、紧急立案、重新打开）/ open + fast_track + reopen events",
     ),
     "invalid": Formula(
@@ -53,37 +54,47 @@ FORMULAS: dict[str, Formula] = {
     "returned": Formula("回退数", "returns", "期内回退次数 / return events"),
     "reworked": Formula("返工数", "reworks", "期内核查不通过次数 / check_fail events"),
     "closed": Formula("结案数", "cases closed", "期内结案事件数 / close events"),
-    "close_rate": Formula("结案率", "close rate", "结案数 ÷ 立案数 / closed ÷ opened"),
+    "close_rate": Formula(
+        "结案率",
+        "close rate",
+        "结案数 ÷ 立案数（部门：÷ 派遣数）/ closed ÷ opened (departments: ÷ dispatched)",
+    ),
     "on_time_close_rate": Formula(
-        "按期结案率", "on-time close rate",
+        "按期结案率",
+        "on-time close rate",
         "未超总时限的结案数 ÷ 结案数 / closes not overdue ÷ closed",
     ),
     "on_time_handle_rate": Formula(
-        "按期处置率", "on-time handling rate",
+        "按期处置率",
+        "on-time handling rate",
         "未超处置时限的处置完成数 ÷ 处置数 / completes not overdue ÷ completes",
     ),
     "rework_rate": Formula("返工率", "rework rate", "返工数 ÷ 处置数 / check_fail ÷ completes"),
     "return_rate": Formula("回退率", "return rate", "回退数 ÷ 派遣数 / returns ÷ dispatches"),
     "overdue": Formula(
-        "超期数", "overdue cases",
+        "超期数",
+        "overdue cases",
         "期内有超期记录或超期完成某一环节的案件数（按案件去重）"
         " / distinct cases with an overdue event or a stage finished late in the period",
     ),
     "extended": Formula("延期数", "extensions", "期内批准延期次数 / approve_extension events"),
     "mean_handle_hours": Formula(
-        "平均处置时长(小时)", "mean handling hours",
+        "平均处置时长(小时)",
+        "mean handling hours",
         "每次处置完成距最近一次派遣的小时数的平均值"
         " / mean elapsed hours from the latest dispatch to each complete",
     ),
     "median_handle_hours": Formula(
-        "处置时长中位数(小时)", "median handling hours",
+        "处置时长中位数(小时)",
+        "median handling hours",
         "同上，取中位数 / median of the same durations",
     ),
     "satisfaction": Formula(
         "满意率", "satisfaction", "评分≥4 的评价数 ÷ 评价数 / ratings ≥ 4 ÷ ratings"
     ),
     "score": Formula(
-        "综合评分", "composite score",
+        "综合评分",
+        "composite score",
         "100 × Σ 权重ᵢ × 指标ᵢ ÷ Σ 权重ᵢ；返工率、回退率取 1 − 值；分母为零的指标不参与"
         " / 100 × Σ wᵢ·mᵢ ÷ Σ wᵢ over rates that exist; rework and return rates as 1 − rate",
     ),

@@ -117,22 +117,23 @@ def test_by_department() -> None:
     d2, d1 = rows
     assert_metrics(d1, {
         "reported": 0, "opened": 0, "invalid": 0, "dispatched": 3, "handled": 2,
-        "returned": 1, "reworked": 0, "closed": 2, "close_rate": None,
+        "returned": 1, "reworked": 0, "closed": 2, "close_rate": 2 / 3,
         "on_time_close_rate": 0.5, "on_time_handle_rate": 0.5, "rework_rate": 0.0,
         "return_rate": 1 / 3, "overdue": 1, "extended": 0,
         "mean_handle_hours": 26.0, "median_handle_hours": 26.0, "satisfaction": 0.5,
     })
-    # close_rate is None for departments (立案 precedes dispatch): weights renormalise to 0.75.
-    assert d1.score == pytest.approx(100 * (0.35 * 0.5 + 0.15 * 1 + 0.10 * (2 / 3)
-                                            + 0.15 * 0.5) / 0.75)
+    # A department's close_rate is closed ÷ dispatched (立案 precedes dispatch).
+    assert d1.score == pytest.approx(100 * (0.35 * 0.5 + 0.25 * (2 / 3) + 0.15 * 1
+                                            + 0.10 * (2 / 3) + 0.15 * 0.5))
     assert_metrics(d2, {
         "reported": 0, "opened": 0, "dispatched": 3, "handled": 4, "returned": 0,
-        "reworked": 1, "closed": 2, "close_rate": None, "on_time_close_rate": 1.0,
+        "reworked": 1, "closed": 2, "close_rate": 2 / 3, "on_time_close_rate": 1.0,
         "on_time_handle_rate": 1.0, "rework_rate": 0.25, "return_rate": 0.0, "overdue": 0,
         "extended": 1, "mean_handle_hours": (6 + 2 + 6 + 193) / 4,
         "median_handle_hours": 6.0, "satisfaction": None,
     })
-    assert d2.score == pytest.approx(95.0)
+    assert d2.score == pytest.approx(100 * (0.35 * 1 + 0.25 * (2 / 3) + 0.15 * 0.75 + 0.10 * 1
+                                            + 0.15 * 1))
 
 
 def test_by_street() -> None:
