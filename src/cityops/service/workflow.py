@@ -136,9 +136,14 @@ def _apply_effects(
         if cmd.department_id not in snap.departments_by_id:
             raise ValidationFailed(f"unknown department {cmd.department_id}", field="department_id")
         data["department"] = snap.departments_by_id[cmd.department_id].code
-        data["routing_followed"] = bool(
-            case.routing and case.routing.get("department") == data["department"]
-        )
+        followed = bool(case.routing and case.routing.get("department") == data["department"])
+        data["routing_followed"] = followed
+        # Why it went where it went: the rule's explanation, or the dispatcher's own reason.
+        if followed and case.routing:
+            data["why"] = case.routing.get("explanation")
+            data["rule_id"] = case.routing.get("rule_id")
+        else:
+            data["why"] = cmd.note or "派遣员指定 / chosen by the dispatcher"
         case.department_id = cmd.department_id
     elif action == "return":
         data["returned_by"] = case.department_id

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from cityops.bootstrap import App
@@ -23,20 +22,21 @@ def create_api(app: App) -> FastAPI:
     for module in (auth, intake, cases, admin, evaluation, ops):
         api.include_router(module.router)
 
-    @api.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, Any]:
+    @api.get("/healthz", tags=["ops"], response_model=None)
+    def healthz() -> JSONResponse:
         try:
             with app.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             db = "ok"
         except Exception as exc:  # report, don't raise: this is the probe
             db = f"error: {type(exc).__name__}"
-        snap_ok = db == "ok"
-        return {
-            "status": "ok" if snap_ok else "degraded",
+        healthy = db == "ok"
+        body = {
+            "status": "ok" if healthy else "degraded",
             "database": db,
             "dialect": app.engine.dialect.name,
             "version": "0.1.0",
         }
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     return api
