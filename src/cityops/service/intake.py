@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -239,18 +239,27 @@ def _publish(app: App, now: datetime, events: list[tuple[str, dict[str, Any]]]) 
         app.bus.publish(Event(name, now, payload))
 
 
+# Built once: constructing a statement costs more than running it on this hot path.
+_KNOWN = (
+    select(ReportRow.source_id, CaseRow.id, CaseRow.case_no, CaseRow.state)
+    .join(CaseRow, ReportRow.case_id == CaseRow.id)
+    .where(
+        ReportRow.channel == bindparam("channel"),
+        ReportRow.source_id.in_(bindparam("ids", expanding=True)),
+    )
+)
+
+
 def _known(session: Session, reports: list[ReportInput]) -> dict[tuple[str, str], Submitted]:
     """The cases that these reports' idempotency keys already made."""
     keys = {(r.channel.value, r.source_id) for r in reports}
     found: dict[tuple[str, str], Submitted] = {}
+    conn = session.connection()
     for channel in {c for c, _ in keys}:
         ids = [sid for c, sid in keys if c == channel]
-        rows = session.connection().execute(
-            select(ReportRow.source_id, CaseRow.id, CaseRow.case_no, CaseRow.state)
-            .join(CaseRow, ReportRow.case_id == CaseRow.id)
-            .where(ReportRow.channel == channel, ReportRow.source_id.in_(ids))
-        )
-        for source_id, case_id, case_no, state in rows:
+        for source_id, case_id, case_no, state in conn.execute(
+            _KNOWN, {"channel": channel, "ids": ids}
+        ):
             found[(channel, source_id)] = Submitted(case_id, case_no or "", state, False)
     return found
 
@@ -286,6 +295,7 @@ _CASES = cast(Table, CaseRow.__table__)
 _REPORTS = cast(Table, ReportRow.__table__)
 _EVENTS = cast(Table, CaseEventRow.__table__)
 _CASE_COLUMNS = [c.key for c in _CASES.columns]
+_INSERT_CASES, _INSERT_REPORTS, _INSERT_EVENTS = insert(_CASES), insert(_REPORTS), insert(_EVENTS)
 
 
 def _insert_cases(
@@ -333,11 +343,11 @@ def _insert_cases(
             "category": case.category, "grid_code": case.grid_code,
         }))  # fmt: skip
     conn = session.connection()  # Core statements skip the ORM session's per-call overhead
-    conn.execute(insert(_CASES), [
+    conn.execute(_INSERT_CASES, [
         {k: getattr(c, k) for k in _CASE_COLUMNS} for c in cases
     ])  # fmt: skip
-    conn.execute(insert(_REPORTS), reports)
-    conn.execute(insert(_EVENTS), events)
+    conn.execute(_INSERT_REPORTS, reports)
+    conn.execute(_INSERT_EVENTS, events)
     for case in cases:
         if case.urgency == Urgency.URGENT.value and case.grid_code:
             persistent = session.get(CaseRow, case.id)

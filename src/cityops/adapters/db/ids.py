@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, func, select, text
+from functools import cache
+
+from sqlalchemy import Select, Table, func, select, text
 from sqlalchemy.orm import Session
+
+
+@cache
+def _max_id(table: Table) -> Select[tuple[int]]:
+    return select(func.coalesce(func.max(table.c.id), 0))
 
 
 def allocate_ids(session: Session, table: Table, n: int) -> list[int]:
@@ -20,5 +27,5 @@ def allocate_ids(session: Session, table: Table, n: int) -> list[int]:
         )
         return sorted(int(i) for i in ids)
     # SQLite: write sessions begin IMMEDIATE, so no other writer can take these ids meanwhile.
-    start = int(conn.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0)
+    start = int(conn.scalar(_max_id(table)) or 0)
     return list(range(start + 1, start + 1 + n))
