@@ -42,10 +42,15 @@ def _service_or_skip(name: str, error: Exception) -> None:
     pytest.skip(message)
 
 
+def _settings(url: str) -> Settings:
+    # Cheap password hashing: the suite hashes and verifies demo passwords many times.
+    return Settings(database_url=url, argon2_time_cost=1, argon2_memory_kib=1024)
+
+
 def _load(url: str) -> None:
     from cityops.demo.load import load_demo
 
-    app = bootstrap(Settings(database_url=url))
+    app = bootstrap(_settings(url))
     load_demo(app)
     app.dispose()
 
@@ -106,7 +111,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(db_url: str, clock: Clock) -> Iterator[App]:
-    application = bootstrap(Settings(database_url=db_url), clock=clock)
+    application = bootstrap(_settings(db_url), clock=clock)
     yield application
     application.dispose()
 
@@ -116,6 +121,6 @@ def sqlite_app(sqlite_template: Path, tmp_path: Path, clock: Clock) -> Iterator[
     """SQLite only, for tests about behaviour that does not depend on the engine."""
     target = tmp_path / "cityops.db"
     shutil.copy(sqlite_template, target)
-    application = bootstrap(Settings(database_url=f"sqlite:///{target}"), clock=clock)
+    application = bootstrap(_settings(f"sqlite:///{target}"), clock=clock)
     yield application
     application.dispose()

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     port: int = 8000
     secret_key: str = Field(default="change-me-in-production-please-32b", min_length=16)
     token_minutes: int = 12 * 60
+    # argon2id cost (the library's defaults); tests lower it to keep the suite fast.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
     working_day: str = "08:30-12:00,13:30-17:30"
     # Escalate a case one level each time a stage is this far past its deadline (working hours).
     escalate_after_overdue_hours: float = 4.0

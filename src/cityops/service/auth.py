@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import cache
 
 import jwt
 from argon2 import PasswordHasher
@@ -13,20 +14,33 @@ from sqlalchemy import select
 
 from cityops.adapters.db.models import ApiKeyRow, UserRow
 from cityops.bootstrap import App
+from cityops.config import Settings
 from cityops.domain.errors import Unauthorized, ValidationFailed
 from cityops.domain.model import Channel, Role
 from cityops.service.principal import Principal
 
-_hasher = PasswordHasher()
 _ALGORITHM = "HS256"
-# Verified against when the user does not exist, so both paths cost one argon2 check.
-_DUMMY_HASH = _hasher.hash("cityops-timing-equaliser")
 
 
-def hash_password(password: str) -> str:
+@cache
+def _hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
+def _hasher_for(settings: Settings) -> PasswordHasher:
+    return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+
+
+@cache
+def _dummy_hash(time_cost: int, memory_kib: int) -> str:
+    """Checked when the user does not exist, so both paths cost one argon2 verification."""
+    return _hasher(time_cost, memory_kib).hash("cityops-timing-equaliser")
+
+
+def hash_password(password: str, settings: Settings) -> str:
     if len(password) < 8:
         raise ValidationFailed("a password needs at least 8 characters", field="password")
-    return _hasher.hash(password)
+    return _hasher_for(settings).hash(password)
 
 
 def _principal(user: UserRow) -> Principal:
@@ -43,7 +57,9 @@ def login(app: App, username: str, password: str) -> tuple[str, Principal]:
     with app.reads() as s:
         user = s.scalars(select(UserRow).where(UserRow.username == username)).first()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        dummy = _dummy_hash(app.settings.argon2_time_cost, app.settings.argon2_memory_kib)
+        # Parameters are read from the stored hash, so older hashes keep verifying.
+        _hasher_for(app.settings).verify(user.password_hash if user else dummy, password)
     except (VerifyMismatchError, InvalidHashError):
         user = None
     if user is None or not user.active:

@@ -128,7 +128,8 @@ def route(case: CaseRow, snap: Snapshot, now: datetime, tz: Any) -> None:
 
 
 def _check_category(snap: Snapshot, key: str | None) -> None:
-    if key is not None and key not in snap.categories:
+    info = snap.categories.get(key or "")
+    if key is not None and (info is None or not info.active):
         raise ValidationFailed(f"unknown category {key} / 未知分类", field="category")
 
 
@@ -286,6 +287,7 @@ def _new_case(snap: Snapshot, report: ReportInput, place: Place, now: datetime) 
         level="street",
         stage_overdue=False,
         ever_overdue=False,
+        report_count=1,
     )
     _set_place(case, place)
     return case
@@ -328,7 +330,7 @@ def _insert_cases(
             "channel": report.channel.value, "source_id": report.source_id, "received_at": now,
             "raw": report.raw, "reporter_name": report.reporter_name,
             "reporter_phone": report.reporter_phone, "reporter_user_id": report.reporter_user_id,
-            "case_id": case_id,
+            "case_id": case_id, "merged": False, "alerts": 1, "last_alert_at": None,
         })  # fmt: skip
         events.append({
             "case_id": case_id, "seq": 1, "action": "submit", "from_state": None,

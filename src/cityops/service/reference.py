@@ -37,6 +37,7 @@ class CategoryInfo:
     kind: str
     urgency: Urgency
     limits: dict[Stage, TimeLimit]
+    active: bool  # retired categories stay known to the cases that carry them
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +92,9 @@ class ReferenceData:
                     row.kind,
                     Urgency(row.urgency),
                     {Stage(k): TimeLimit.parse(v) for k, v in row.time_limits.items()},
+                    row.active,
                 )
-                for row in s.scalars(select(CategoryRow).where(CategoryRow.active))
+                for row in s.scalars(select(CategoryRow))
             }
             depts = [
                 DepartmentInfo(d.id, d.code, d.name, d.level)
@@ -126,7 +128,9 @@ class ReferenceData:
     @staticmethod
     def _rulesets(s: Session) -> list[RuleSet]:
         out: list[RuleSet] = []
-        for rs in s.scalars(select(RuleSetRow).order_by(RuleSetRow.effective_from.desc())):
+        for rs in s.scalars(
+            select(RuleSetRow).order_by(RuleSetRow.effective_from.desc(), RuleSetRow.id.desc())
+        ):
             rows = list(s.scalars(select(RuleRow).where(RuleRow.ruleset_id == rs.id)))
             rules = tuple(
                 ResponsibilityRule(

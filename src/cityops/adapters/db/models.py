@@ -124,6 +124,74 @@ class HolidayScheduleRow(Base):
     loaded_at: Mapped[datetime]
 
 
+class GridLayerRow(Base):
+    """A grid layer beside the city-operations grid (多格合一: police, governance …)."""
+
+    __tablename__ = "grid_layers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    source_crs: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class LayerCellRow(Base):
+    __tablename__ = "layer_cells"
+    __table_args__ = (UniqueConstraint("layer_code", "code", name="uq_layer_cells_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    layer_code: Mapped[str] = mapped_column(ForeignKey("grid_layers.code"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    geometry: Mapped[dict[str, Any]]
+
+
+class ComponentRow(Base):
+    """部件: a managed city object with its 16-digit code and owner."""
+
+    __tablename__ = "components"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    category: Mapped[str] = mapped_column(ForeignKey("categories.key"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    lon: Mapped[float]
+    lat: Mapped[float]
+    grid_code: Mapped[str | None] = mapped_column(String(14), index=True)
+    owner_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    status: Mapped[str] = mapped_column(String(16), default="normal")
+    address: Mapped[str | None] = mapped_column(String(200))
+
+
+class GazetteerRow(Base):
+    """A road, POI or door-plate address for geocoding Chinese addresses (地名地址库)."""
+
+    __tablename__ = "gazetteer"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), index=True)  # road | poi | address
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    district: Mapped[str | None] = mapped_column(String(50))
+    street: Mapped[str | None] = mapped_column(String(50))
+    road: Mapped[str | None] = mapped_column(String(50), index=True)
+    number: Mapped[int | None]
+    lon: Mapped[float]
+    lat: Mapped[float]
+    geometry: Mapped[dict[str, Any] | None]  # a road's line
+    grid_code: Mapped[str | None] = mapped_column(String(14))
+
+
+class CameraRow(Base):
+    """A video-AI camera: where it stands and what it sees."""
+
+    __tablename__ = "cameras"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    lon: Mapped[float]
+    lat: Mapped[float]
+    view: Mapped[dict[str, Any] | None]  # GeoJSON polygon of the area it watches
+    grid_code: Mapped[str | None] = mapped_column(String(14))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
 class ReportRow(Base):
     """上报: one thing somebody said, kept verbatim; (channel, source_id) is its idempotency key."""
 
@@ -138,6 +206,9 @@ class ReportRow(Base):
     reporter_phone: Mapped[str | None] = mapped_column(String(32))
     reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    merged: Mapped[bool] = mapped_column(default=False)  # joined an existing case (并案)
+    alerts: Mapped[int] = mapped_column(default=1)  # repeated video alerts folded into it
+    last_alert_at: Mapped[datetime | None]
 
 
 class CaseRow(Base):
@@ -183,6 +254,15 @@ class CaseRow(Base):
     warnings: Mapped[list[Any]] = mapped_column(default=list)
     rating: Mapped[int | None]
     event_seq: Mapped[int] = mapped_column(default=0)
+    component_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    # Triage (人工研判): "classify" (low confidence) or "locate" (address not resolved); else None.
+    triage: Mapped[str | None] = mapped_column(String(10), index=True)
+    classification: Mapped[dict[str, Any] | None]  # the machine's decision and its explanation
+    location: Mapped[dict[str, Any] | None]  # how the place was found (CRS, geocoder, confidence)
+    duplicate_of: Mapped[int | None] = mapped_column(  # a suggested 并案
+        ForeignKey("cases.id", name="fk_cases_duplicate_of")
+    )
+    report_count: Mapped[int] = mapped_column(default=1)  # reports merged into this case
 
 
 class CaseEventRow(Base):

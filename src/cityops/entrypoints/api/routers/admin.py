@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from cityops.adapters.db.models import AuditRow, CategoryRow, DepartmentRow, RegionRow
 from cityops.domain.calendar import parse_year_schedule
-from cityops.domain.errors import ValidationFailed
-from cityops.domain.model import Channel, Role
-from cityops.domain.regions import parse_region_features
+from cityops.domain.errors import ImportProblem, ImportRejected, ValidationFailed
+from cityops.domain.model import Channel, Role, Urgency
+from cityops.domain.regions import parse_region_csv, parse_region_features
 from cityops.domain.taxonomy import parse_taxonomy
 from cityops.entrypoints.api.deps import AppDep, PrincipalDep, require
 from cityops.service import admin
@@ -22,16 +24,77 @@ from cityops.service.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["admin 管理"])
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+AdminOrAuditor = Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR))]
+# Every signed-in member of staff: not citizens, not channel API keys.
+Staff = Annotated[
+    Principal, Depends(require(*(r for r in Role if r not in (Role.CITIZEN, Role.SYSTEM))))
+]
 
 
 def _result(r: admin.ImportResult) -> dict[str, Any]:
     return {"kind": r.kind, "created": r.created, "updated": r.updated}
 
 
-@router.post("/admin/regions")
-def import_regions(body: dict[str, Any], app: AppDep, who: Admin) -> dict[str, Any]:
-    """GeoJSON FeatureCollection; all-or-nothing."""
-    specs = parse_region_features(body, admin.region_codes(app))
+_CSV_TYPES = frozenset({"text/csv", "application/csv"})
+_JSON_TYPES = frozenset({"application/json", "application/geo+json"})
+
+
+async def _region_upload(request: Request, _: Admin) -> tuple[str, Any]:
+    """("csv", text) or ("geojson", parsed JSON), by content type; the admin check runs first."""
+    ctype, _sep, params = request.headers.get("content-type", "application/json").partition(";")
+    ctype = ctype.strip().lower()
+    raw = await request.body()
+    if ctype in _CSV_TYPES:
+        charset = "utf-8"
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.lower() == "charset" and value:
+                charset = value.strip('"')
+        try:
+            return "csv", raw.decode(charset)
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise ValidationFailed(
+                f"the CSV is not valid {charset}; save it as UTF-8 or declare its charset "
+                "(text/csv; charset=gb18030) / CSV 编码错误",
+                field="body",
+            ) from exc
+    if ctype in _JSON_TYPES:
+        try:
+            return "geojson", json.loads(raw)
+        except ValueError as exc:
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {exc}"}]
+            ) from exc
+    raise HTTPException(
+        415, f"unsupported content type {ctype!r}: send GeoJSON (application/json) or text/csv"
+    )
+
+
+_REGION_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object", "title": "GeoJSON FeatureCollection"}},
+        "text/csv": {"schema": {"type": "string", "title": "code,name,level,parent[,wkt]"}},
+    },
+}
+
+
+@router.post("/admin/regions", openapi_extra={"requestBody": _REGION_BODY})
+def import_regions(
+    who: Admin, app: AppDep, upload: Annotated[tuple[str, Any], Depends(_region_upload)]
+) -> dict[str, Any]:
+    """GeoJSON FeatureCollection or CSV (``code,name,level,parent[,wkt]``); all-or-nothing."""
+    kind, payload = upload
+    existing = admin.region_codes(app)
+    if kind == "csv":
+        specs = parse_region_csv(payload, existing)
+    elif isinstance(payload, dict):
+        specs = parse_region_features(payload, existing)
+    else:
+        raise ImportRejected(
+            "regions rejected: not a GeoJSON FeatureCollection",
+            [ImportProblem("file", "expected {type: FeatureCollection, features: [...]}")],
+        )
     return _result(admin.import_regions(app, specs, who.username))
 
 
@@ -65,6 +128,55 @@ def import_users(body: list[dict[str, Any]], app: AppDep, who: Admin) -> dict[st
     return _result(admin.import_users(app, body, who.username))
 
 
+class UserPatch(BaseModel):
+    """Only the fields sent are changed; ``scope``/``department`` null clears them."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Role | None = None
+    scope: str | None = Field(None, pattern=r"^\d{6,14}$", description="region code; null = city")
+    department: str | None = Field(None, max_length=40, description="department code")
+    active: bool | None = None
+    display_name: str | None = Field(None, min_length=1, max_length=100)
+    password: str | None = Field(None, min_length=8, max_length=200)
+
+
+@router.get("/admin/users")
+def list_users(app: AppDep, _: AdminOrAuditor, role: Role | None = None) -> list[dict[str, Any]]:
+    """Users without their secrets, optionally of one role."""
+    return admin.list_users(app, role)
+
+
+@router.patch("/admin/users/{username}")
+def edit_user(username: str, body: UserPatch, app: AppDep, who: Admin) -> dict[str, Any]:
+    """The last active admin cannot be demoted or deactivated (409)."""
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    for field in ("role", "active", "display_name", "password"):
+        if field in changes and changes[field] is None:
+            raise ValidationFailed(f"{field} cannot be null", field=field)
+    return admin.edit_user(app, username, changes, who.username)
+
+
+class CategoryPatch(BaseModel):
+    """Only the fields sent are changed; ``time_limits`` is merged stage by stage."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=50)
+    urgency: Urgency | None = None
+    filing_condition: str | None = Field(None, min_length=1, max_length=2000)
+    closing_condition: str | None = Field(None, min_length=1, max_length=2000)
+    time_limits: dict[str, str | None] | None = Field(
+        None, description='e.g. {"accept": "2wh", "handle": "1wd"}; urgent ones use "h"'
+    )
+    active: bool | None = None
+
+
+@router.patch("/admin/categories/{key}")
+def edit_category(key: str, body: CategoryPatch, app: AppDep, who: Admin) -> dict[str, Any]:
+    return admin.edit_category(
+        app, key, body.model_dump(mode="json", exclude_unset=True), who.username
+    )
+
+
 @router.post("/admin/holidays")
 def load_holidays(body: dict[str, Any], app: AppDep, who: Admin) -> dict[str, Any]:
     """Load a year's official holiday schedule (国务院办公厅节假日安排) as data."""
@@ -86,7 +198,7 @@ def new_api_key(body: ApiKeyIn, app: AppDep, who: Admin) -> dict[str, Any]:
 @router.get("/admin/audit")
 def audit_log(
     app: AppDep,
-    who: Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR))],
+    who: AdminOrAuditor,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     with app.reads() as s:
@@ -107,19 +219,7 @@ def audit_log(
 def categories(app: AppDep, _: PrincipalDep) -> list[dict[str, Any]]:
     with app.reads() as s:
         rows = s.scalars(select(CategoryRow).where(CategoryRow.active).order_by(CategoryRow.key))
-        return [
-            {
-                "key": c.key,
-                "kind": c.kind,
-                "major": c.major_name,
-                "name": c.name,
-                "urgency": c.urgency,
-                "filing_condition": c.filing_condition,
-                "closing_condition": c.closing_condition,
-                "time_limits": c.time_limits,
-            }
-            for c in rows
-        ]
+        return [admin.category_view(c) for c in rows]
 
 
 @router.get("/departments")
@@ -135,6 +235,12 @@ def departments(app: AppDep, _: PrincipalDep) -> list[dict[str, Any]]:
             }
             for d in s.scalars(select(DepartmentRow).order_by(DepartmentRow.id))
         ]
+
+
+@router.get("/departments/{department_id}")
+def department(department_id: int, app: AppDep, _: Staff) -> dict[str, Any]:
+    """A department and its active members (username, display name, role)."""
+    return admin.department_detail(app, department_id)
 
 
 @router.get("/regions")
@@ -193,3 +299,17 @@ def which_rule(body: RuleTestIn, app: AppDep, _: PrincipalDep) -> dict[str, Any]
         "rule_id": found.rule.id,
         "explanation": found.explanation,
     }
+
+
+@router.get("/rules")
+def rules_in_force(
+    app: AppDep, _: Staff, version: Annotated[str | None, Query(max_length=64)] = None
+) -> dict[str, Any]:
+    """The responsibility list in force now, or ``?version=``; its rules re-import as they are."""
+    return admin.ruleset_view(app, version)
+
+
+@router.get("/rules/versions")
+def rule_versions(app: AppDep, _: Staff) -> list[dict[str, Any]]:
+    """Published versions, newest effective date first: in_force, scheduled or superseded."""
+    return admin.rule_versions(app)
