@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # Escalate a case one level each time a stage is this far past its deadline (working hours).
     escalate_after_overdue_hours: float = 4.0
     media_dir: Path = Path("./var/media")
+    # Below this, a geocoded address goes to a person (the manual-location queue).
+    geocode_min_confidence: float = Field(default=0.6, ge=0, le=1)
     simulate: bool = False
     simulate_rate: float = 0.5  # reports per second from the demo simulator
 

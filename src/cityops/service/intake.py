@@ -22,6 +22,7 @@ from cityops.domain.model import CaseState, Channel, Urgency
 from cityops.domain.workflow import EVENT_NAMES, Command
 from cityops.service import deadlines
 from cityops.service.bus import Event
+from cityops.service.locating import Place, locate, set_place
 from cityops.service.principal import SYSTEM, Principal
 from cityops.service.reference import Snapshot
 from cityops.service.workflow import apply_transition
@@ -44,6 +45,7 @@ class ReportInput:
     lat: float | None = None
     grid_code: str | None = None
     address: str | None = None
+    crs: str = "wgs84"  # of lon/lat: wgs84, gcj02, bd09 or cgcs2000 (converted at intake)
     reporter_name: str | None = None
     reporter_phone: str | None = None
     reporter_user_id: int | None = None
@@ -57,52 +59,6 @@ class Submitted:
     case_no: str
     state: str
     created: bool  # False: the idempotency key was seen before
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    grid_code: str | None
-    lon: float | None
-    lat: float | None
-
-
-def locate(
-    snap: Snapshot, lon: float | None, lat: float | None, grid_code: str | None, address: str | None
-) -> Place:
-    """Resolve the report's place to a grid cell, or refuse it clearly."""
-    if lon is not None and lat is not None:
-        code = snap.locator.locate(lon, lat)
-        if code is None:
-            raise ValidationFailed(
-                f"location ({lon}, {lat}) is outside the city's grid / 位置不在本市网格内",
-                field="location",
-                reason="outside_jurisdiction",
-            )
-        if grid_code and grid_code != code:
-            raise ValidationFailed(
-                f"coordinates fall in grid {code}, not {grid_code} / 坐标与网格不符",
-                field="grid_code",
-            )
-        return Place(code, lon, lat)
-    if (lon is None) != (lat is None):
-        raise ValidationFailed("give both lon and lat / 经纬度需成对提供", field="location")
-    if grid_code:
-        if len(grid_code) != 14 or grid_code not in snap.region_names:
-            raise ValidationFailed(f"unknown grid cell {grid_code} / 未知网格", field="grid_code")
-        return Place(grid_code, None, None)
-    if address:
-        return Place(None, None, None)  # located later by the acceptor (补正)
-    raise ValidationFailed(
-        "a location is required: lon/lat, grid_code or address / 需要位置", field="location"
-    )
-
-
-def _set_place(case: CaseRow, place: Place) -> None:
-    case.grid_code, case.lon, case.lat = place.grid_code, place.lon, place.lat
-    code = place.grid_code
-    case.community_code = code[:12] if code else None
-    case.street_code = code[:9] if code else None
-    case.district_code = code[:6] if code else None
 
 
 def route(case: CaseRow, snap: Snapshot, now: datetime, tz: Any) -> None:
@@ -142,14 +98,15 @@ def amend_case(case: CaseRow, snap: Snapshot, data: dict[str, Any], now: datetim
         case.urgency = info.urgency.value
     if "location" in data:
         loc = data["location"]
-        place = locate(snap, loc.get("lon"), loc.get("lat"), loc.get("grid_code"), None)
+        place = locate(snap, loc.get("lon"), loc.get("lat"), loc.get("grid_code"), None,
+                       crs=loc.get("crs") or "wgs84")  # fmt: skip
         data["old_grid_code"] = case.grid_code
-        _set_place(case, place)
+        set_place(case, place)
     route(case, snap, now, data.pop("_tz", None) or snap.calendar.tz)
     data["routing"] = case.routing
 
 
-def _validate(snap: Snapshot, report: ReportInput) -> Place:
+def _validate(snap: Snapshot, report: ReportInput, min_confidence: float) -> Place:
     if not report.source_id or len(report.source_id) > SOURCE_ID_MAX:
         raise ValidationFailed(
             f"source_id (idempotency key) must be 1–{SOURCE_ID_MAX} characters", field="source_id"
@@ -157,13 +114,14 @@ def _validate(snap: Snapshot, report: ReportInput) -> Place:
     if not report.description.strip():
         raise ValidationFailed("description is required / 需要问题描述", field="description")
     _check_category(snap, report.category)
-    return locate(snap, report.lon, report.lat, report.grid_code, report.address)
+    return locate(snap, report.lon, report.lat, report.grid_code, report.address,
+                  crs=report.crs, min_confidence=min_confidence)  # fmt: skip
 
 
 def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
     """Take one report in; create its case, or return the one its idempotency key made."""
     snap = app.reference.get()
-    place = _validate(snap, report)
+    place = _validate(snap, report, app.settings.geocode_min_confidence)
     now = app.clock()
     key = (report.channel.value, report.source_id)
     try:
@@ -207,7 +165,7 @@ def submit_batch(
     places: dict[int, Place] = {}
     for i, report in enumerate(reports):
         try:
-            places[i] = _validate(snap, report)
+            places[i] = _validate(snap, report, app.settings.geocode_min_confidence)
         except ValidationFailed as exc:
             results[i] = Rejected(report.source_id, exc.code, exc.message, exc.details)
     with app.reads() as session:
@@ -289,7 +247,7 @@ def _new_case(snap: Snapshot, report: ReportInput, place: Place, now: datetime) 
         ever_overdue=False,
         report_count=1,
     )
-    _set_place(case, place)
+    set_place(case, place)
     return case
 
 

@@ -44,6 +44,7 @@ class CaseFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     text: str | None = None
+    triage: str | None = None  # "locate" or "classify": the manual queues
 
     def clauses(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
@@ -69,6 +70,8 @@ class CaseFilter:
             out.append(CaseRow.created_at >= self.created_from)
         if self.created_to:
             out.append(CaseRow.created_at < self.created_to)
+        if self.triage:
+            out.append(CaseRow.triage == self.triage)
         if self.text:
             like = f"%{self.text}%"
             out.append(
@@ -115,6 +118,10 @@ def summary(case: CaseRow, snap: Snapshot, principal: Principal, now: datetime) 
         "reporter_name": case.reporter_name if personal else mask_name(case.reporter_name),
         "reporter_phone": case.reporter_phone if personal else mask_phone(case.reporter_phone),
         "rating": case.rating,
+        "triage": case.triage,
+        "location": case.location,
+        "component_code": case.component_code,
+        "report_count": case.report_count,
     }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityops.adapters.db.models import (
     CategoryRow,
     DepartmentRow,
+    GazetteerRow,
     HolidayScheduleRow,
     RegionRow,
     RuleRow,
@@ -25,6 +26,7 @@ from cityops.adapters.geo import GridLocator
 from cityops.adapters.holidays import builtin_schedules
 from cityops.config import Settings
 from cityops.domain.calendar import WorkCalendar, WorkingDay, YearSchedule
+from cityops.domain.geocode import Geocoder, Place
 from cityops.domain.model import RegionLevel, Stage, Urgency
 from cityops.domain.routing import ResponsibilityRule, RuleSet, TimeWindow
 from cityops.domain.timelimit import TimeLimit
@@ -57,6 +59,13 @@ class Snapshot:
     locator: GridLocator
     region_names: dict[str, str]
     calendar: WorkCalendar
+    geocoder: Geocoder
+
+
+def _coords(line: dict[str, Any] | None) -> tuple[tuple[float, float], ...] | None:
+    if not line:
+        return None
+    return tuple((float(p[0]), float(p[1])) for p in line["coordinates"])
 
 
 def _time(text: str) -> Any:
@@ -104,6 +113,11 @@ class ReferenceData:
                 select(RegionRow.code, RegionRow.name, RegionRow.level, RegionRow.geometry)
             ).all()
             rulesets = self._rulesets(s)
+            places = [
+                Place(g.kind, g.name, g.lon, g.lat, g.district, g.street, g.road, g.number,
+                      _coords(g.geometry))
+                for g in s.scalars(select(GazetteerRow))
+            ]  # fmt: skip
             schedules = dict(builtin_schedules())
             for h in s.scalars(select(HolidayScheduleRow)):
                 schedules[h.year] = YearSchedule(
@@ -123,6 +137,7 @@ class ReferenceData:
             calendar=WorkCalendar(
                 schedules, WorkingDay.parse(self._settings.working_day), self._settings.tz
             ),
+            geocoder=Geocoder(places),
         )
 
     @staticmethod

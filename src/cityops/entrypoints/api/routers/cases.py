@@ -36,12 +36,14 @@ def cases(
     created_from: Annotated[datetime | None, Query(alias="from")] = None,
     created_to: Annotated[datetime | None, Query(alias="to")] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
+    triage: Annotated[str | None, Query(pattern="^(locate|classify)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page:
     flt = CaseFilter(
-        state, category, area, department_id, channel, overdue, created_from, created_to, q
-    )
+        state, category, area, department_id, channel, overdue, created_from, created_to, q,
+        triage,
+    )  # fmt: skip
     total, items = list_cases(app, principal, flt, limit, offset)
     return Page(total=total, limit=limit, offset=offset, items=items)
 

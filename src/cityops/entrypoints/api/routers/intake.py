@@ -23,6 +23,9 @@ class Location(BaseModel):
     lat: float | None = Field(None, ge=-90, le=90)
     grid_code: str | None = Field(None, pattern=r"^\d{14}$")
     address: str | None = Field(None, max_length=200)
+    crs: Literal["wgs84", "gcj02", "bd09", "cgcs2000"] = Field(
+        "wgs84", description="coordinate system of lon/lat; converted to WGS-84 at intake"
+    )
 
 
 class HotlineOrder(BaseModel):
@@ -103,7 +106,8 @@ def _reply(result: Submitted, response: Response) -> SubmittedOut:
 
 
 def _where(loc: Location) -> dict[str, Any]:
-    return {"lon": loc.lon, "lat": loc.lat, "grid_code": loc.grid_code, "address": loc.address}
+    return {"lon": loc.lon, "lat": loc.lat, "grid_code": loc.grid_code, "address": loc.address,
+            "crs": loc.crs}  # fmt: skip
 
 
 @router.post("/hotline", response_model=SubmittedOut, status_code=201)

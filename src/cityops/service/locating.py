@@ -1,0 +1,97 @@
+"""Where a report is (定位): coordinates in any of China's systems, a grid code, or an address.
+
+Coordinates are converted to WGS-84 at this edge; an address goes through the gazetteer
+geocoder, and one it cannot place with enough confidence is kept for a person to place
+(the manual-location queue, triage ``locate``) — never dropped, never guessed silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cityops.adapters.db.models import CaseRow
+from cityops.domain.coords import CRS, to_wgs84
+from cityops.domain.errors import ValidationFailed
+from cityops.service.reference import Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    grid_code: str | None
+    lon: float | None  # WGS-84
+    lat: float | None
+    how: dict[str, Any] | None = None  # how it was found, shown on the case
+    needs_person: bool = False  # → the manual-location queue
+
+
+def _outside(lon: float, lat: float) -> ValidationFailed:
+    return ValidationFailed(
+        f"location ({lon}, {lat}) is outside the city's grid / 位置不在本市网格内",
+        field="location",
+        reason="outside_jurisdiction",
+    )
+
+
+def locate(
+    snap: Snapshot,
+    lon: float | None,
+    lat: float | None,
+    grid_code: str | None,
+    address: str | None,
+    *,
+    crs: str = CRS.WGS84.value,
+    min_confidence: float = 0.6,
+) -> Place:
+    """Resolve the report's place to a grid cell, queue it for a person, or refuse it."""
+    if (lon is None) != (lat is None):
+        raise ValidationFailed("give both lon and lat / 经纬度需成对提供", field="location")
+    if lon is not None and lat is not None:
+        system = CRS.parse(crs)
+        x, y = to_wgs84(lon, lat, system)
+        code = snap.locator.locate(x, y)
+        if code is None:
+            raise _outside(lon, lat)
+        if grid_code and grid_code != code:
+            raise ValidationFailed(
+                f"coordinates fall in grid {code}, not {grid_code} / 坐标与网格不符",
+                field="grid_code",
+            )
+        how: dict[str, Any] = {"source": "coordinates", "crs": system.value}
+        if system not in (CRS.WGS84, CRS.CGCS2000):
+            how["original"] = [lon, lat]
+        return Place(code, round(x, 7), round(y, 7), how)
+    if grid_code:
+        if len(grid_code) != 14 or grid_code not in snap.region_names:
+            raise ValidationFailed(f"unknown grid cell {grid_code} / 未知网格", field="grid_code")
+        return Place(grid_code, None, None, {"source": "grid_code"})
+    if address:
+        return _geocode(snap, address, min_confidence)
+    raise ValidationFailed(
+        "a location is required: lon/lat, grid_code or address / 需要位置", field="location"
+    )
+
+
+def _geocode(snap: Snapshot, address: str, min_confidence: float) -> Place:
+    found = snap.geocoder.geocode(address)
+    if found is not None and found.confidence >= min_confidence:
+        code = snap.locator.locate(found.lon, found.lat)
+        if code is not None:
+            how = {"source": "geocoder", "address": address, **found.as_dict()}
+            return Place(code, found.lon, found.lat, how)
+    # Kept for a person to place, with the machine's best guess as a suggestion.
+    suggestion = found.as_dict() if found is not None else None
+    how = {"source": "address", "address": address, "suggestion": suggestion}
+    return Place(None, None, None, how, needs_person=True)
+
+
+def set_place(case: CaseRow, place: Place) -> None:
+    case.grid_code, case.lon, case.lat = place.grid_code, place.lon, place.lat
+    code = place.grid_code
+    case.community_code = code[:12] if code else None
+    case.street_code = code[:9] if code else None
+    case.district_code = code[:6] if code else None
+    case.location = place.how
+    case.triage = (
+        "locate" if place.needs_person else (None if case.triage == "locate" else case.triage)
+    )
