@@ -239,9 +239,9 @@ def _build_regions(rng: random.Random) -> list[RegionSpec]:
     return sorted(regions, key=lambda r: (depth.index(r.level), r.code))
 
 
-def _department(code: str, name: str, level: DepartmentLevel, region: str, kinds: list[str]) -> (
-    dict[str, Any]
-):
+def _department(
+    code: str, name: str, level: DepartmentLevel, region: str, kinds: list[str]
+) -> dict[str, Any]:
     return {"code": code, "name": name, "level": level.value, "region_code": region, "kinds": kinds}
 
 
@@ -270,9 +270,9 @@ def _build_departments() -> list[dict[str, Any]]:
     return departments
 
 
-def _rule(category: str, area: str, department: str, window: dict[str, str] | None = None) -> (
-    dict[str, Any]
-):
+def _rule(
+    category: str, area: str, department: str, window: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {"category": category, "area": area, "department": department, "window": window}
 
 

@@ -35,7 +35,9 @@ class Gazetteer:
         )
 
 
-class _Cells:
+class GridCells:
+    """Which grid cell (and district, street) a point of the demo city falls in."""
+
     def __init__(self, city: DemoCity) -> None:
         self.city = city
         self.grids = [g for g in city.grids if g.geometry is not None]
@@ -54,7 +56,7 @@ def generate_gazetteer(city: DemoCity) -> Gazetteer:
     bounds = shapely.union_all([g.geometry for g in city.grids]).bounds
     lon0, lat0, lon1, lat1 = bounds
     entries: list[dict[str, Any]] = []
-    cells = _Cells(city)
+    cells = GridCells(city)
     names = iter(ROAD_NAMES)
     roads: list[tuple[str, LineString, bool]] = []
     for k in range(12):  # east–west roads
@@ -96,7 +98,7 @@ def _inside(geometry: Any, x: float, y: float) -> Point:
     return point if geometry.contains(point) else geometry.representative_point()
 
 
-def _entry(kind: str, name: str, lon: float, lat: float, cells: _Cells, *,
+def _entry(kind: str, name: str, lon: float, lat: float, cells: GridCells, *,
            road: str | None = None, number: int | None = None,
            geometry: list[list[float]] | None = None) -> dict[str, Any]:  # fmt: skip
     lon, lat = round(lon, 6), round(lat, 6)

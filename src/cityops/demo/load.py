@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 from cityops.adapters.db.models import RegionRow
 from cityops.bootstrap import App
 from cityops.demo.city import DemoCity, generate_demo_city
+from cityops.demo.components import generate_components
 from cityops.demo.gazetteer import generate_gazetteer
 from cityops.domain.regions import parse_region_features
 from cityops.domain.taxonomy import load_default_taxonomy
 from cityops.service import admin
-from cityops.service.geodata import import_gazetteer
+from cityops.service.geodata import import_components, import_gazetteer
 
 DEMO_RULES_VERSION = "demo-v1"
 DEMO_RULES_FROM = datetime(2026, 1, 1, tzinfo=UTC)
@@ -34,5 +35,7 @@ def load_demo(app: App, seed: int = 7) -> DemoCity:
     admin.import_departments(app, city.departments, actor)
     admin.import_rules(app, city.rules, DEMO_RULES_VERSION, DEMO_RULES_FROM, actor)
     admin.import_users(app, city.users, actor)
-    import_gazetteer(app, generate_gazetteer(city).entries, actor)
+    gazetteer = generate_gazetteer(city)
+    import_gazetteer(app, gazetteer.entries, actor)
+    import_components(app, generate_components(city, gazetteer), actor)
     return city

@@ -25,6 +25,7 @@ from cityops.service.bus import Event
 from cityops.service.locating import Place, locate, set_place
 from cityops.service.principal import SYSTEM, Principal
 from cityops.service.reference import Snapshot
+from cityops.service.routing import route
 from cityops.service.workflow import apply_transition
 
 # Room for a channel's own 128-character id behind the submitting user's name (≤ 64).
@@ -46,6 +47,7 @@ class ReportInput:
     grid_code: str | None = None
     address: str | None = None
     crs: str = "wgs84"  # of lon/lat: wgs84, gcj02, bd09 or cgcs2000 (converted at intake)
+    component_code: str | None = None  # the 部件 the report is about, if the reporter knows it
     reporter_name: str | None = None
     reporter_phone: str | None = None
     reporter_user_id: int | None = None
@@ -61,32 +63,26 @@ class Submitted:
     created: bool  # False: the idempotency key was seen before
 
 
-def route(case: CaseRow, snap: Snapshot, now: datetime, tz: Any) -> None:
-    """Propose the responsible department (the dispatcher or the fast path follows it)."""
-    case.routing = None
-    if not case.category or not case.grid_code:
-        return
-    ruleset = next((r for r in snap.rulesets if r.effective_from <= now), None)
-    if ruleset is None:
-        return
-    found = ruleset.resolve(case.category, case.grid_code, now.astimezone(tz).time())
-    dept = snap.departments_by_code.get(found.department) if found else None
-    if found is None or dept is None:
-        return
-    case.routing = {
-        "department": dept.code,
-        "department_id": dept.id,
-        "department_name": dept.name,
-        "rule_id": found.rule.id,
-        "ruleset": ruleset.version,
-        "explanation": found.explanation,
-    }
-
-
 def _check_category(snap: Snapshot, key: str | None) -> None:
     info = snap.categories.get(key or "")
     if key is not None and (info is None or not info.active):
         raise ValidationFailed(f"unknown category {key} / 未知分类", field="category")
+
+
+def _check_component(snap: Snapshot, report: ReportInput) -> None:
+    if report.component_code is None:
+        return
+    component = snap.components.get(report.component_code)
+    if component is None:
+        raise ValidationFailed(
+            f"unknown component {report.component_code} / 未知部件", field="component_code"
+        )
+    if report.category and report.category != component.category:
+        raise ValidationFailed(
+            f"component {component.code} is a {component.name} ({component.category}), "
+            f"not {report.category} / 部件类别不符",
+            field="component_code",
+        )
 
 
 def amend_case(case: CaseRow, snap: Snapshot, data: dict[str, Any], now: datetime) -> None:
@@ -114,6 +110,7 @@ def _validate(snap: Snapshot, report: ReportInput, min_confidence: float) -> Pla
     if not report.description.strip():
         raise ValidationFailed("description is required / 需要问题描述", field="description")
     _check_category(snap, report.category)
+    _check_component(snap, report)
     return locate(snap, report.lon, report.lat, report.grid_code, report.address,
                   crs=report.crs, min_confidence=min_confidence)  # fmt: skip
 
@@ -224,12 +221,15 @@ def _known(session: Session, reports: list[ReportInput]) -> dict[tuple[str, str]
 
 
 def _new_case(snap: Snapshot, report: ReportInput, place: Place, now: datetime) -> CaseRow:
-    info = snap.categories.get(report.category or "")
+    component = snap.components.get(report.component_code or "")
+    category = report.category or (component.category if component else None)
+    info = snap.categories.get(category or "")
     title = report.title or (info.name if info else report.description[:40])
     case = CaseRow(
         state=CaseState.REPORTED.value,
         channel=report.channel.value,
-        category=report.category,
+        category=category,
+        component_code=report.component_code,
         urgency=(info.urgency if info else Urgency.NORMAL).value,
         title=title[:200],
         description=report.description,

@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cityops.adapters.component_index import ComponentIndex, ComponentInfo
 from cityops.adapters.db.models import (
     CategoryRow,
+    ComponentRow,
     DepartmentRow,
     GazetteerRow,
     HolidayScheduleRow,
@@ -60,6 +62,7 @@ class Snapshot:
     region_names: dict[str, str]
     calendar: WorkCalendar
     geocoder: Geocoder
+    components: ComponentIndex
 
 
 def _coords(line: dict[str, Any] | None) -> tuple[tuple[float, float], ...] | None:
@@ -113,6 +116,11 @@ class ReferenceData:
                 select(RegionRow.code, RegionRow.name, RegionRow.level, RegionRow.geometry)
             ).all()
             rulesets = self._rulesets(s)
+            components = ComponentIndex(
+                ComponentInfo(c.code, c.category, c.name, c.lon, c.lat, c.owner_department_id,
+                              c.status)
+                for c in s.scalars(select(ComponentRow))
+            )  # fmt: skip
             places = [
                 Place(g.kind, g.name, g.lon, g.lat, g.district, g.street, g.road, g.number,
                       _coords(g.geometry))
@@ -138,6 +146,7 @@ class ReferenceData:
                 schedules, WorkingDay.parse(self._settings.working_day), self._settings.tz
             ),
             geocoder=Geocoder(places),
+            components=components,
         )
 
     @staticmethod

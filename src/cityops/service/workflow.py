@@ -145,6 +145,8 @@ def _apply_effects(
         else:
             data["why"] = cmd.note or "派遣员指定 / chosen by the dispatcher"
         case.department_id = cmd.department_id
+        if case.triage == "route":  # the dispatcher decided what routing could not
+            case.triage = None
     elif action == "return":
         data["returned_by"] = case.department_id
         if case.routing:

@@ -180,7 +180,7 @@ async def inspector(
         **_where(body.location),
         reporter_user_id=principal.user_id,
         media=tuple(body.photos),
-        extra={"component_code": body.component_code} if body.component_code else {},
+        component_code=body.component_code,
     )
     return _reply(submit(app, report, principal), response)
 
