@@ -47,9 +47,9 @@ def test_an_unplaceable_address_waits_for_a_person(app: App) -> None:
 
 def test_gcj02_and_bd09_coordinates_are_converted_at_intake(app: App) -> None:
     api = Api(app)
-    lon, lat, grid = point_in(STREET_A, seed=3)
-    for order, crs, convert in (("GCJ-1", "gcj02", wgs84_to_gcj02),
-                                ("BD-1", "bd09", wgs84_to_bd09)):  # fmt: skip
+    for seed, order, crs, convert in ((3, "GCJ-1", "gcj02", wgs84_to_gcj02),
+                                      (4, "BD-1", "bd09", wgs84_to_bd09)):  # fmt: skip
+        lon, lat, grid = point_in(STREET_A, seed=seed)
         x, y = convert(lon, lat)
         r = _hotline(api, order, {"lon": x, "lat": y, "crs": crs})
         assert r.status_code == 201, r.text

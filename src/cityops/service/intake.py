@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 from cityops.adapters.db.ids import allocate_ids
 from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow
 from cityops.bootstrap import App
+from cityops.domain.dedupe import Match
 from cityops.domain.errors import ValidationFailed
 from cityops.domain.model import CaseState, Channel, Urgency
 from cityops.domain.workflow import EVENT_NAMES, Command
 from cityops.service import deadlines
 from cityops.service.bus import Event
+from cityops.service.dedupe import DEFAULT_POLICY, attach_report, find_duplicate
 from cityops.service.locating import Place, locate, set_place
 from cityops.service.principal import SYSTEM, Principal
 from cityops.service.reference import Snapshot
@@ -60,7 +62,8 @@ class Submitted:
     case_id: int
     case_no: str
     state: str
-    created: bool  # False: the idempotency key was seen before
+    created: bool  # False: the idempotency key was seen before, or the report was merged
+    merged: bool = False  # the report joined an open case about the same problem (并案)
 
 
 def _check_category(snap: Snapshot, key: str | None) -> None:
@@ -126,8 +129,14 @@ def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
             existing = _known(session, [report]).get(key)
             if existing is not None:
                 return existing
-            [case], events = _insert_cases(session, snap, [(report, place)], principal, now, app)
-            result = Submitted(case.id, case.case_no or "", case.state, True)
+            match = _duplicate(session, snap, report, place, now)
+            if match is not None and match.score >= DEFAULT_POLICY.merge_at:
+                result, events = _merge(session, match, report, principal, now)
+            else:
+                [case], events = _insert_cases(
+                    session, snap, [(report, place, match)], principal, now, app
+                )
+                result = Submitted(case.id, case.case_no or "", case.state, True)
     except IntegrityError:
         # Another request with the same key won the race; answer with its case.
         with app.reads() as session:
@@ -176,9 +185,19 @@ def submit_batch(
             fresh.setdefault(key, i)
     events: list[tuple[str, dict[str, Any]]] = []
     with app.sessions.begin() as session:
-        order = list(fresh.values())
-        items = [(reports[i], places[i]) for i in order]
-        cases, events = _insert_cases(session, snap, items, principal, now, app)
+        order: list[int] = []
+        matches: dict[int, Match | None] = {}
+        for i in fresh.values():
+            match = _duplicate(session, snap, reports[i], places[i], now)
+            if match is not None and match.score >= DEFAULT_POLICY.merge_at:
+                results[i], merged = _merge(session, match, reports[i], principal, now)
+                events += merged
+            else:
+                order.append(i)
+                matches[i] = match
+        items = [(reports[i], places[i], matches[i]) for i in order]
+        cases, created = _insert_cases(session, snap, items, principal, now, app)
+        events += created
         for i, case in zip(order, cases, strict=True):
             results[i] = Submitted(case.id, case.case_no or "", case.state, True)
     for i in places:
@@ -188,6 +207,34 @@ def submit_batch(
             results[i] = Submitted(first.case_id, first.case_no, first.state, False)
     _publish(app, now, events)
     return [r for r in results if r is not None]
+
+
+def _duplicate(
+    session: Session, snap: Snapshot, report: ReportInput, place: Place, now: datetime
+) -> Match | None:
+    component = snap.components.get(report.component_code or "")
+    category = report.category or (component.category if component else None)
+    return find_duplicate(session, category, place.lon, place.lat, report.description, now)
+
+
+def _report_values(report: ReportInput, now: datetime) -> dict[str, Any]:
+    return {
+        "channel": report.channel.value, "source_id": report.source_id, "received_at": now,
+        "raw": report.raw, "reporter_name": report.reporter_name,
+        "reporter_phone": report.reporter_phone, "reporter_user_id": report.reporter_user_id,
+        "merged": False, "alerts": 1, "last_alert_at": None,
+    }  # fmt: skip
+
+
+def _merge(
+    session: Session, match: Match, report: ReportInput, principal: Principal, now: datetime
+) -> tuple[Submitted, list[tuple[str, dict[str, Any]]]]:
+    case = attach_report(session, match, _report_values(report, now), principal, now,
+                         report.media)  # fmt: skip
+    result = Submitted(case.id, case.case_no or "", case.state, created=False, merged=True)
+    payload = {"case_id": case.id, "case_no": case.case_no, "channel": report.channel.value,
+               **match.as_dict()}  # fmt: skip
+    return result, [("ReportMerged", payload)]
 
 
 def _publish(app: App, now: datetime, events: list[tuple[str, dict[str, Any]]]) -> None:
@@ -261,7 +308,7 @@ _INSERT_CASES, _INSERT_REPORTS, _INSERT_EVENTS = insert(_CASES), insert(_REPORTS
 def _insert_cases(
     session: Session,
     snap: Snapshot,
-    items: list[tuple[ReportInput, Place]],
+    items: list[tuple[ReportInput, Place, Match | None]],
     principal: Principal,
     now: datetime,
     app: App,
@@ -276,27 +323,26 @@ def _insert_cases(
     tz = app.settings.tz
     ids = allocate_ids(session, _CASES, len(items))
     cases, reports, events, published = [], [], [], []
-    for case_id, (report, place) in zip(ids, items, strict=True):
+    for case_id, (report, place, match) in zip(ids, items, strict=True):
         case = _new_case(snap, report, place, now)
+        suggestion = None
+        if match is not None and match.score >= DEFAULT_POLICY.suggest_at:
+            case.duplicate_of, suggestion = match.case_id, match.as_dict()
         case.id = case_id
         case.case_no = f"{now.astimezone(tz):%Y%m%d}{case_id:06d}"
         route(case, snap, now, tz)
         deadlines.start_stage(case, snap, now)
         case.event_seq = 1
         cases.append(case)
-        reports.append({
-            "channel": report.channel.value, "source_id": report.source_id, "received_at": now,
-            "raw": report.raw, "reporter_name": report.reporter_name,
-            "reporter_phone": report.reporter_phone, "reporter_user_id": report.reporter_user_id,
-            "case_id": case_id, "merged": False, "alerts": 1, "last_alert_at": None,
-        })  # fmt: skip
+        reports.append({**_report_values(report, now), "case_id": case_id})
         events.append({
             "case_id": case_id, "seq": 1, "action": "submit", "from_state": None,
             "to_state": case.state, "at": now, "actor_id": principal.user_id,
             "actor_role": principal.role.value, "department_id": None, "note": None,
             "media": list(report.media), "correlation_id": None,
             "data": {"channel": report.channel.value, "source_id": report.source_id,
-                     **report.extra},
+                     **report.extra,
+                     **({"duplicate_suggestion": suggestion} if suggestion else {})},
         })  # fmt: skip
         published.append((EVENT_NAMES["submit"], {
             "case_id": case_id, "case_no": case.case_no, "channel": report.channel.value,

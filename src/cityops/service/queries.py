@@ -185,11 +185,18 @@ def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
         return out
 
 
+_LOG_LABELS = {"submit": "上报", "merge_report": "并案上报"}  # log entries that are no transition
+
+
 def _event(
     e: CaseEventRow, snap: Snapshot, names: dict[int, str], principal: Principal
 ) -> dict[str, Any]:
     dept = snap.departments_by_id.get(e.department_id or -1)
-    label = BY_ACTION[e.action].label_zh if e.action in BY_ACTION else "上报"
+    label = (
+        BY_ACTION[e.action].label_zh
+        if e.action in BY_ACTION
+        else _LOG_LABELS.get(e.action, e.action)
+    )
     actor = names.get(e.actor_id or -1, e.actor_role)
     if e.actor_role == Role.CITIZEN and not principal.sees_personal_data:
         actor = "市民"  # a citizen is personal data like the reporter fields

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from cityops.bootstrap import App
 from cityops.entrypoints.api import errors
-from cityops.entrypoints.api.routers import admin, auth, cases, evaluation, intake, ops
+from cityops.entrypoints.api.routers import admin, auth, cases, evaluation, intake, open311, ops
 
 
 def create_api(app: App) -> FastAPI:
@@ -19,7 +19,7 @@ def create_api(app: App) -> FastAPI:
     )
     api.state.cityops = app
     errors.install(api)
-    for module in (auth, intake, cases, admin, evaluation, ops):
+    for module in (auth, intake, cases, admin, evaluation, ops, open311):
         api.include_router(module.router)
 
     @api.get("/healthz", tags=["ops"], response_model=None)

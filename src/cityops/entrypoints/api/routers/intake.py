@@ -82,7 +82,8 @@ class SubmittedOut(BaseModel):
     case_id: int
     case_no: str
     state: str
-    created: bool
+    created: bool  # a new case was opened for this report
+    merged: bool = False  # the report joined an open case about the same problem (并案)
 
 
 def _allow(principal: Principal, channel: Channel, *roles: Role) -> None:
@@ -101,8 +102,9 @@ async def _raw(request: Request) -> str:
 def _reply(result: Submitted, response: Response) -> SubmittedOut:
     response.status_code = 201 if result.created else 200
     return SubmittedOut(
-        case_id=result.case_id, case_no=result.case_no, state=result.state, created=result.created
-    )
+        case_id=result.case_id, case_no=result.case_no, state=result.state,
+        created=result.created, merged=result.merged,
+    )  # fmt: skip
 
 
 def _where(loc: Location) -> dict[str, Any]:
@@ -144,7 +146,7 @@ async def hotline_batch(body: HotlineBatch, app: AppDep, principal: PrincipalDep
     outcomes = submit_batch(app, [r for _, r in reports], principal) if reports else []
     for (i, _), out in zip(reports, outcomes, strict=True):
         if isinstance(out, Submitted):
-            status = "created" if out.created else "duplicate"
+            status = "merged" if out.merged else "created" if out.created else "duplicate"
             results[i] = {"index": i, "status": status, "case_id": out.case_id,
                           "case_no": out.case_no, "state": out.state}  # fmt: skip
         else:
