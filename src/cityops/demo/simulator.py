@@ -21,6 +21,7 @@ from sqlalchemy import select
 from cityops.adapters.db.models import UserRow
 from cityops.bootstrap import App
 from cityops.demo.city import DemoCity
+from cityops.demo.gazetteer import generate_gazetteer
 from cityops.domain.errors import CityOpsError
 from cityops.domain.model import Channel, RegionLevel, Role, Urgency
 from cityops.domain.workflow import Command
@@ -66,6 +67,7 @@ class Simulator:
     counter: int = 0
 
     def __post_init__(self) -> None:
+        self.gazetteer = generate_gazetteer(self.city)
         with self.app.reads() as s:
             users = s.scalars(select(UserRow)).all()
             self.people: dict[str, Principal] = {u.username: _principal(u) for u in users}
@@ -96,15 +98,19 @@ class Simulator:
         name = rng.choice(SURNAMES) + rng.choice(["先生", "女士"])
         phone = f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
         source = f"sim-{now:%Y%m%d%H%M%S}-{self.counter}"
+        plate = self.gazetteer.near(lon, lat)
+        address = f"{plate['district'] or ''}{plate['street'] or ''}{plate['name']}附近"
+        # A third of hotline callers give only an address: the geocoder places those.
+        by_address = channel is Channel.HOTLINE and rng.random() < 0.33
         report = ReportInput(
             channel=channel,
             source_id=source,
             raw=f'{{"sim": "{source}", "category": "{category.key}", "text": "{text}"}}',
             description=text,
             category=category.key,
-            lon=lon,
-            lat=lat,
-            address=self.city.address(grid, rng),
+            lon=None if by_address else lon,
+            lat=None if by_address else lat,
+            address=address,
             reporter_name=name if channel is not Channel.INSPECTOR else None,
             reporter_phone=phone if channel is not Channel.INSPECTOR else None,
             reporter_user_id=who.user_id if channel is not Channel.HOTLINE else None,
