@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from cityops.adapters.db.models import RegionRow
 from cityops.bootstrap import App
+from cityops.demo.cameras import load_cameras
 from cityops.demo.city import DemoCity, generate_demo_city
 from cityops.demo.components import generate_components
 from cityops.demo.gazetteer import generate_gazetteer
@@ -38,4 +39,5 @@ def load_demo(app: App, seed: int = 7) -> DemoCity:
     gazetteer = generate_gazetteer(city)
     import_gazetteer(app, gazetteer.entries, actor)
     import_components(app, generate_components(city, gazetteer), actor)
+    load_cameras(app, city, gazetteer, actor)
     return city

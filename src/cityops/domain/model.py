@@ -77,6 +77,7 @@ class Channel(StrEnum):
     INSPECTOR = "inspector"  # 监督员上报
     CITIZEN = "citizen"  # 市民上报
     MANUAL = "manual"  # 受理员录入
+    VIDEO = "video"  # 视频AI告警
 
 
 class Urgency(StrEnum):

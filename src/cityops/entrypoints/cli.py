@@ -145,6 +145,27 @@ def import_holidays(path: Path) -> None:
     _import_list("holidays", path)
 
 
+@imports.command("cases")
+def import_cases(
+    path: Path,
+    encoding: Annotated[str, typer.Option(help="the file's encoding, e.g. gb18030")] = "utf-8-sig",
+) -> None:
+    """Historical closed cases from CSV (docs/history-import.md); all-or-nothing."""
+    from cityops.service.history import import_history
+
+    try:
+        app = _app()
+        try:
+            text = path.read_text(encoding=encoding)
+        except (OSError, LookupError, UnicodeDecodeError) as exc:
+            raise CityOpsError(f"cannot read {path} as {encoding}: {exc}") from exc
+        r = import_history(app, text, "cli")
+    except CityOpsError as exc:
+        _fail(exc)
+    typer.echo(f"history: {r.created} cases imported ({r.closed} closed, {r.invalid} invalid), "
+               f"batch {r.batch}")  # fmt: skip
+
+
 @cli.command()
 def demo(
     days: Annotated[int, typer.Option(help="days of history to simulate")] = 14,

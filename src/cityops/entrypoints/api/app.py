@@ -8,7 +8,17 @@ from sqlalchemy import text
 
 from cityops.bootstrap import App
 from cityops.entrypoints.api import errors
-from cityops.entrypoints.api.routers import admin, auth, cases, evaluation, intake, open311, ops
+from cityops.entrypoints.api.routers import (
+    admin,
+    auth,
+    cases,
+    evaluation,
+    insight,
+    intake,
+    open311,
+    ops,
+    video,
+)
 
 
 def create_api(app: App) -> FastAPI:
@@ -19,7 +29,8 @@ def create_api(app: App) -> FastAPI:
     )
     api.state.cityops = app
     errors.install(api)
-    for module in (auth, intake, cases, admin, evaluation, ops, open311):
+    # insight before cases: its /cases/nearby must match before /cases/{case_id}.
+    for module in (auth, intake, insight, cases, admin, evaluation, ops, open311, video):
         api.include_router(module.router)
 
     @api.get("/healthz", tags=["ops"], response_model=None)
