@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-_M_PER_DEG_LAT = 111_320.0
+from cityops.domain.coords import M_PER_DEG_LAT
+from cityops.domain.coords import metres as distance
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +52,10 @@ class ComponentIndex:
             return None
         items, tree = group
         # Degrees of longitude shrink with latitude; search with the wider (latitude) bound.
-        reach = max_metres / (_M_PER_DEG_LAT * math.cos(math.radians(lat)))
+        reach = max_metres / (M_PER_DEG_LAT * math.cos(math.radians(lat)))
         found = tree.query_nearest(shapely.Point(lon, lat), max_distance=reach)
         if not len(found):
             return None
         best = items[int(np.min(found))]
-        metres = _metres(lon, lat, best.lon, best.lat)
+        metres = distance(lon, lat, best.lon, best.lat)
         return (best, metres) if metres <= max_metres else None
-
-
-def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Equirectangular distance: exact enough at the scale of a street."""
-    x = (lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2)) * _M_PER_DEG_LAT
-    y = (lat2 - lat1) * _M_PER_DEG_LAT
-    return math.hypot(x, y)

@@ -9,11 +9,12 @@ score in [0, 1]: at or above ``merge_at`` the report joins the case automaticall
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
+
+from cityops.domain.coords import metres
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +70,6 @@ def text_similarity(a: str, b: str) -> float:
     if not x or not y:
         return 0.0
     return 2 * len(x & y) / (len(x) + len(y))
-
-
-def metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    x = (lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2)) * 111_320.0
-    return math.hypot(x, (lat2 - lat1) * 111_320.0)
 
 
 def best_match(

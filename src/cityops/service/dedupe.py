@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.adapters.db.models import CaseRow, ReportRow
+from cityops.domain.coords import M_PER_DEG_LAT
 from cityops.domain.dedupe import Candidate, DedupePolicy, Match, best_match
 from cityops.domain.model import TERMINAL_STATES
 from cityops.service.principal import Principal
@@ -34,7 +35,7 @@ def find_duplicate(
     if not category or lon is None or lat is None:
         return None
     reach = policy.distance_for(category)
-    dlat = reach / 111_320.0
+    dlat = reach / M_PER_DEG_LAT
     dlon = dlat * 1.25  # generous at China's latitudes; best_match measures exactly
     rows = session.execute(
         select(CaseRow.id, CaseRow.category, CaseRow.lon, CaseRow.lat, CaseRow.created_at,

@@ -17,8 +17,7 @@ from sqlalchemy import select
 
 from cityops.adapters.db.models import CaseRow
 from cityops.bootstrap import App
-from cityops.domain.coords import to_wgs84
-from cityops.domain.dedupe import metres
+from cityops.domain.coords import M_PER_DEG_LAT, metres, to_wgs84
 from cityops.domain.errors import ValidationFailed
 from cityops.domain.model import STATE_LABELS_ZH, TERMINAL_STATES, CaseState, Role
 from cityops.service.access import AREA_ROLES, can_see
@@ -71,7 +70,7 @@ def nearby_cases(
             field="location",
             reason="outside_jurisdiction",
         )
-    dlat = radius_m / 111_320.0
+    dlat = radius_m / M_PER_DEG_LAT
     dlon = dlat / max(math.cos(math.radians(y)), 0.1)
     with app.reads() as s:
         rows = s.scalars(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from cityops.adapters.db.models import CameraRow, CaseRow, ReportRow
 from cityops.bootstrap import App
-from cityops.domain.dedupe import metres
+from cityops.domain.coords import metres
 from cityops.domain.errors import ImportProblem, ImportRejected, ValidationFailed
 from cityops.domain.model import TERMINAL_STATES, Channel
 from cityops.service.admin import ImportResult, audit
