@@ -124,22 +124,18 @@ def test_alerts_open_fold_and_reopen_on_both_engines(app: App, clock: Clock) -> 
     assert _counts(app) == (before[0] + 2, before[1] + 3)
 
 
-def test_after_the_window_a_new_case_when_nothing_is_open(sqlite_app: App, clock: Clock) -> None:
+def test_a_crowd_alert_takes_the_urgent_fast_path(sqlite_app: App, clock: Clock) -> None:
     api = Api(sqlite_app)
     key = _key(api)
     _camera(api)
-    # 人群聚集 has no subclass in the taxonomy: the case opens unclassified and is never merged.
+    # 人群聚集 (E0411) is urgent: the case is dispatched at once, and repeats fold into it.
     first = _send(api, key, _alert("c-1", clock.now, event_type="crowd", confidence=0.95)).json()
-    assert (first["status"], first["category"]) == ("created", None)
+    assert (first["status"], first["category"]) == ("created", "E0411")
+    case = api.get("leader", f"/api/v1/cases/{first['case_id']}").json()
+    assert case["state"] == "dispatched"
     clock.advance(minutes=10)
-    assert _send(api, key, _alert("c-2", clock.now, event_type="人群聚集",
-                                  confidence=0.9)).json()["status"] == "folded"  # fmt: skip
-    clock.advance(minutes=16)  # the crowd window is 15 minutes
-    r = _send(api, key, _alert("c-3", clock.now, event_type="crowd_gathering", confidence=0.85))
-    assert (r.status_code, r.json()["status"], r.json()["alerts"]) == (201, "created", 1)
-    assert r.json()["case_id"] != first["case_id"]
-    detail = api.get("acceptor", f"/api/v1/cases/{r.json()['case_id']}").json()
-    assert (detail["category"], detail["title"]) == (None, "人群聚集")
+    again = _send(api, key, _alert("c-2", clock.now, event_type="人群聚集", confidence=0.9))
+    assert (again.json()["status"], again.json()["case_id"]) == ("folded", first["case_id"])
 
 
 def test_the_alerts_own_place_wins(sqlite_app: App, clock: Clock) -> None:
@@ -275,7 +271,7 @@ def test_the_mapping_file_names_real_subclasses() -> None:
     expected = {"占道经营": "E0502", "暴露垃圾": "E0102", "违规停车": "E0504",
                 "机动车乱停放": "E0504", "非机动车乱停放": "E0505", "乱堆物堆料": "E0107",
                 "店外经营": "E0503", "沿街晾挂": "E0507", "Street-Vending": "E0502",
-                "garbage": "E0102", "illegal_parking": "E0504", "crowd": None}  # fmt: skip
+                "garbage": "E0102", "illegal_parking": "E0504", "crowd": "E0411"}  # fmt: skip
     for name, category in expected.items():
         found = catalogue.find(name)
         assert found is not None and found.category == category, name
