@@ -17,6 +17,7 @@ from cityops.domain.errors import ImportProblem, ImportRejected, ValidationFaile
 from cityops.domain.model import Channel, Role, Urgency
 from cityops.domain.regions import parse_region_csv, parse_region_features
 from cityops.domain.taxonomy import parse_taxonomy
+from cityops.entrypoints.api.bodies import CSV_TYPES, decode_csv, media_type
 from cityops.entrypoints.api.deps import AppDep, PrincipalDep, require
 from cityops.service import admin
 from cityops.service.auth import create_api_key
@@ -35,29 +36,15 @@ def _result(r: admin.ImportResult) -> dict[str, Any]:
     return {"kind": r.kind, "created": r.created, "updated": r.updated}
 
 
-_CSV_TYPES = frozenset({"text/csv", "application/csv"})
 _JSON_TYPES = frozenset({"application/json", "application/geo+json"})
 
 
 async def _region_upload(request: Request, _: Admin) -> tuple[str, Any]:
     """("csv", text) or ("geojson", parsed JSON), by content type; the admin check runs first."""
-    ctype, _sep, params = request.headers.get("content-type", "application/json").partition(";")
-    ctype = ctype.strip().lower()
+    ctype, charset = media_type(request.headers.get("content-type", "application/json"))
     raw = await request.body()
-    if ctype in _CSV_TYPES:
-        charset = "utf-8"
-        for param in params.split(";"):
-            name, _eq, value = param.strip().partition("=")
-            if name.lower() == "charset" and value:
-                charset = value.strip('"')
-        try:
-            return "csv", raw.decode(charset)
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise ValidationFailed(
-                f"the CSV is not valid {charset}; save it as UTF-8 or declare its charset "
-                "(text/csv; charset=gb18030) / CSV 编码错误",
-                field="body",
-            ) from exc
+    if ctype in CSV_TYPES:
+        return "csv", decode_csv(raw, charset)
     if ctype in _JSON_TYPES:
         try:
             return "geojson", json.loads(raw)

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from cityops.domain.errors import ValidationFailed
 from cityops.domain.model import Role
+from cityops.entrypoints.api.bodies import CSV_TYPES, decode_csv, media_type
 from cityops.entrypoints.api.deps import AppDep, PrincipalDep, require
 from cityops.service.history import import_history
 from cityops.service.nearby import DEFAULT_RADIUS_M, MAX_RADIUS_M, nearby_cases
@@ -26,7 +26,7 @@ Reader = Annotated[
     Depends(require(Role.ADMIN, Role.COMMANDER, Role.SHIFT_LEADER, Role.AUDITOR)),
 ]
 
-_CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
+_CSV_TYPES = CSV_TYPES | {"text/plain"}
 _HISTORY_BODY = {
     "required": True,
     "content": {"text/csv": {"schema": {"type": "string", "title": "history CSV"}}},
@@ -35,23 +35,10 @@ _HISTORY_BODY = {
 
 async def _csv_text(request: Request, _: Admin) -> str:
     """The body as text, decoded by its declared charset (UTF-8 by default); admin check first."""
-    ctype, _sep, params = request.headers.get("content-type", "").partition(";")
-    if ctype.strip().lower() not in _CSV_TYPES:
-        raise HTTPException(415, f"unsupported content type {ctype.strip()!r}: send text/csv")
-    charset = "utf-8"
-    for param in params.split(";"):
-        name, _eq, value = param.strip().partition("=")
-        if name.lower() == "charset" and value:
-            charset = value.strip('"')
-    raw = await request.body()
-    try:
-        return raw.decode(charset)
-    except (LookupError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(
-            f"the CSV is not valid {charset}; save it as UTF-8 or declare its charset "
-            "(text/csv; charset=gb18030) / CSV 编码错误",
-            field="body",
-        ) from exc
+    ctype, charset = media_type(request.headers.get("content-type", ""))
+    if ctype not in _CSV_TYPES:
+        raise HTTPException(415, f"unsupported content type {ctype!r}: send text/csv")
+    return decode_csv(await request.body(), charset)
 
 
 @router.post("/admin/history", openapi_extra={"requestBody": _HISTORY_BODY})
