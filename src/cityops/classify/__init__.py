@@ -3,7 +3,7 @@
 Pure Python + scikit-learn (no web or database imports). See docs/classification.md.
 """
 
-from cityops.classify.features import ClassifierConfig
+from cityops.classify.features import ClassifierConfig, UnlabelledCorpus
 from cityops.classify.model import Decision, Suggestion, TextClassifier
 from cityops.classify.store import ModelStore
 from cityops.classify.tokens import tokenize
@@ -16,6 +16,7 @@ __all__ = [
     "ModelStore",
     "Suggestion",
     "TextClassifier",
+    "UnlabelledCorpus",
     "evaluate",
     "score_predictions",
     "tokenize",
