@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import shapely
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from cityops.adapters.db.models import (
@@ -87,6 +87,27 @@ def _upsert(
         named.add(k)
         fill(row, item)
     return created, updated, [r for k, r in existing.items() if k not in named]
+
+
+def upsert_values(
+    s: Session, model: type[RowT], rows: Sequence[Mapping[str, Any]], key: str = "code"
+) -> tuple[int, int]:
+    """Update the rows whose ``key`` exists, insert the rest in one multi-row INSERT.
+
+    For large imports of plain values (components, cameras); returns (created, updated).
+    """
+    existing: dict[Any, RowT] = {getattr(r, key): r for r in s.scalars(select(model))}
+    new = []
+    for values in rows:
+        row = existing.get(values[key])
+        if row is None:
+            new.append(values)
+            continue
+        for column, value in values.items():
+            setattr(row, column, value)
+    if new:
+        s.execute(insert(model), new)
+    return len(new), len(rows) - len(new)
 
 
 def import_regions(app: App, specs: Sequence[RegionSpec], actor: str) -> ImportResult:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert
 
 from cityops.adapters.db.models import ComponentRow, GazetteerRow
 from cityops.bootstrap import App
 from cityops.domain.components import STATUSES, component_code_problems
 from cityops.domain.errors import ImportProblem, ImportRejected
-from cityops.service.admin import ImportResult, audit
+from cityops.service.admin import ImportResult, audit, upsert_values
 
 GAZETTEER_KINDS = ("road", "poi", "address")
 
@@ -122,30 +122,19 @@ def import_components(
     if problems:
         raise ImportRejected("components rejected; nothing imported", problems)
     now = app.clock()
-    created = updated = 0
+    values = []
+    for c in rows:
+        owner = snap.departments_by_code.get(c.get("owner") or "")
+        lon, lat = float(c["lon"]), float(c["lat"])
+        values.append({
+            "code": c["code"], "category": c["category"],
+            "name": c.get("name") or snap.categories[c["category"]].name,
+            "lon": lon, "lat": lat, "grid_code": snap.locator.locate(lon, lat),
+            "owner_department_id": owner.id if owner else None,
+            "status": c.get("status", "normal"), "address": c.get("address"),
+        })  # fmt: skip
     with app.sessions.begin() as s:
-        existing = {r.code: r for r in s.scalars(select(ComponentRow))}
-        fresh = []
-        for c in rows:
-            owner = snap.departments_by_code.get(c.get("owner") or "")
-            lon, lat = float(c["lon"]), float(c["lat"])
-            values = {
-                "code": c["code"], "category": c["category"],
-                "name": c.get("name") or snap.categories[c["category"]].name,
-                "lon": lon, "lat": lat, "grid_code": snap.locator.locate(lon, lat),
-                "owner_department_id": owner.id if owner else None,
-                "status": c.get("status", "normal"), "address": c.get("address"),
-            }  # fmt: skip
-            row = existing.get(c["code"])
-            if row is None:
-                fresh.append(values)
-            else:
-                for key, value in values.items():
-                    setattr(row, key, value)
-                updated += 1
-        if fresh:
-            s.execute(insert(ComponentRow), fresh)
-            created = len(fresh)
+        created, updated = upsert_values(s, ComponentRow, values)
         audit(s, actor, "import_components", f"{len(rows)} components",
               {"created": created, "updated": updated}, now)  # fmt: skip
     app.reference.invalidate()

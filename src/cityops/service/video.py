@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import yaml
 from shapely.geometry import Point, Polygon
-from sqlalchemy import ColumnElement, Table, insert, select, update
+from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.orm import Session
 
 from cityops.adapters.db.models import CameraRow, CaseRow, ReportRow
@@ -27,7 +27,7 @@ from cityops.bootstrap import App
 from cityops.domain.coords import metres
 from cityops.domain.errors import ImportProblem, ImportRejected, ValidationFailed
 from cityops.domain.model import TERMINAL_STATES, Channel
-from cityops.service.admin import ImportResult, audit
+from cityops.service.admin import ImportResult, audit, upsert_values
 from cityops.service.bus import Event
 from cityops.service.intake import ReportInput, submit
 from cityops.service.principal import Principal
@@ -191,21 +191,8 @@ def import_cameras(app: App, items: Iterable[Any], actor: str) -> ImportResult:
             fresh.append(values)
     if problems:
         raise ImportRejected("cameras rejected; nothing imported / 摄像头导入失败", problems)
-    created = updated = 0
     with app.sessions.begin() as s:
-        existing = {r.code: r for r in s.scalars(select(CameraRow))}
-        new = []
-        for values in fresh:
-            row = existing.get(values["code"])
-            if row is None:
-                new.append(values)
-                continue
-            for key, value in values.items():
-                setattr(row, key, value)
-            updated += 1
-        if new:
-            s.execute(insert(CameraRow), new)
-            created = len(new)
+        created, updated = upsert_values(s, CameraRow, fresh)
         audit(s, actor, "import_cameras", f"{len(rows)} cameras",
               {"created": created, "updated": updated}, app.clock())  # fmt: skip
     return ImportResult("cameras", created, updated)
