@@ -44,7 +44,9 @@ def _service_or_skip(name: str, error: Exception) -> None:
 
 def _settings(url: str) -> Settings:
     # Cheap password hashing: the suite hashes and verifies demo passwords many times.
-    return Settings(database_url=url, argon2_time_cost=1, argon2_memory_kib=1024)
+    return Settings(
+        database_url=url, argon2_time_cost=1, argon2_memory_kib=1024, model_dir=None
+    )
 
 
 def _load(url: str) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityops.adapters.db.engine import make_engine, migrate, session_factory
 from cityops.config import Settings
 from cityops.service.bus import EventBus, MemoryBus
+from cityops.service.classifying import ReportClassifier
 from cityops.service.reference import ReferenceData
 
 Clock = Callable[[], datetime]
@@ -31,6 +32,7 @@ class App:
     reads: sessionmaker[Session]  # for queries
     bus: EventBus
     reference: ReferenceData
+    classifier: ReportClassifier
     clock: Clock = utc_now
 
     def dispose(self) -> None:
@@ -56,5 +58,6 @@ def bootstrap(
         reads=session_factory(engine, write=False),
         bus=bus or MemoryBus(),
         reference=ReferenceData(session_factory(engine, write=False), settings),
+        classifier=ReportClassifier(settings.model_dir, settings.classify_min_confidence),
         clock=clock,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,10 +25,56 @@ class Settings(BaseSettings):
     # Escalate a case one level each time a stage is this far past its deadline (working hours).
     escalate_after_overdue_hours: float = 4.0
     media_dir: Path = Path("./var/media")
+    # Photo uploads (docs/media.md): per-file size, decoded-size guard, thumbnail's long side.
+    media_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    media_max_pixels: int = Field(default=50_000_000, ge=1)
+    media_max_files: int = Field(default=9, ge=1)  # per upload request
+    media_thumb_px: int = Field(default=320, ge=32, le=2048)
+    # Anonymous uploads (citizen portal), per client IP: files a request, files an hour (0: off).
+    media_anonymous_max_files: int = Field(default=3, ge=1)
+    media_anonymous_per_hour: int = Field(default=20, ge=0)
     # Below this, a geocoded address goes to a person (the manual-location queue).
     geocode_min_confidence: float = Field(default=0.6, ge=0, le=1)
+    # Report classification (智能分类): models trained by `cityops train` live here; a report
+    # without a category is labelled at or above this confidence, else it goes to triage.
+    model_dir: Path | None = Path("./var/models")
+    classify_min_confidence: float = Field(default=0.6, ge=0, le=1)
+
+    @field_validator("model_dir", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value == "" else value  # CITYOPS_MODEL_DIR= switches classification off
+
+    # Web screens (docs/web.md). Front-end packages come from `npm ci` in web/; None finds
+    # web/node_modules beside the source tree or under the working directory.
+    web_vendor_dir: Path | None = None
+    # The map's base layer, a Leaflet URL template ({z}/{x}/{y}); None draws district and grid
+    # polygons on a plain background (isolated city intranets have no public tiles).
+    map_tile_url: str | None = None
+    map_tile_attribution: str = ""
+    map_tile_max_zoom: int = Field(default=18, ge=1, le=24)
+    # Live stream (SSE): heartbeat, how long one stream lives before the client reconnects,
+    # and the per-client queue; a client that falls this far behind is dropped, not buffered.
+    live_heartbeat_seconds: float = Field(default=15, gt=0)
+    live_stream_seconds: float = Field(default=300, gt=0)
+    live_queue_size: int = Field(default=256, ge=8)
     simulate: bool = False
     simulate_rate: float = 0.5  # reports per second from the demo simulator
+
+    # City lifeline telemetry (docs/lifeline.md): raw readings and roll-ups are kept this many
+    # days (`cityops telemetry retention`); readings older than the raw retention, or more than
+    # max_future_s ahead of the clock, are dead-lettered. The pipeline queue holds at most
+    # queue_bytes of messages (backpressure beyond) and writes batches of batch_messages.
+    telemetry_raw_retention_days: int = Field(default=30, ge=1)
+    telemetry_rollup_1m_days: int = Field(default=90, ge=1)
+    telemetry_rollup_1h_days: int = Field(default=730, ge=1)
+    telemetry_max_future_s: float = Field(default=300, ge=0)
+    telemetry_queue_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024)
+    telemetry_batch_messages: int = Field(default=500, ge=1)
+    telemetry_batch_wait_s: float = Field(default=0.05, gt=0)
+    telemetry_http_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # A device is offline when no reading came for this many sampling intervals.
+    telemetry_offline_intervals: float = Field(default=3.0, gt=1)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -23,7 +23,8 @@ NON_ADMINS = ("commander", "dispatcher", "acceptor", "leader", "auditor", "citiz
 STAFF = ("admin", "commander", "dispatcher", "acceptor", "leader", "auditor", "inspector01",
          "handler-bj-greening")  # fmt: skip
 NEW_COMMUNITY = "319901001099"  # under 外滩湾街道 (STREET_A); the demo city has 5 per street
-SQUARE = "POLYGON((121.50 31.20, 121.501 31.20, 121.501 31.201, 121.50 31.201, 121.50 31.20))"
+# East of the demo city: a new grid cell must not overlap the existing ones.
+SQUARE = "POLYGON((121.70 31.20, 121.701 31.20, 121.701 31.201, 121.70 31.201, 121.70 31.20))"
 
 
 class AdminApi(Api):

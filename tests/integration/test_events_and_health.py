@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import Engine, create_engine
 
 from cityops.bootstrap import App
@@ -51,7 +53,7 @@ def test_health(app: App) -> None:
     r = Api(app).client.get("/healthz")
     assert r.status_code == 200
     assert r.json()["status"] == "ok" and r.json()["database"] == "ok"
-    broken = App(app.settings, _broken_engine(), app.sessions, app.reads, app.bus, app.reference)
+    broken = replace(app, engine=_broken_engine())
     r = Api(broken).client.get("/healthz")
     assert r.status_code == 503 and r.json()["status"] == "degraded"
 

@@ -56,6 +56,8 @@ def test_gcj02_and_bd09_coordinates_are_converted_at_intake(app: App) -> None:
         case = api.get("acceptor", f"/api/v1/cases/{r.json()['case_id']}").json()
         assert case["grid_code"] == grid
         assert abs(case["lon"] - lon) < 1e-6 and abs(case["lat"] - lat) < 1e-6
+        layers = case["location"].pop("layers")  # the cell in every other grid layer
         assert case["location"] == {"source": "coordinates", "crs": crs, "original": [x, y]}
+        assert set(layers) == {"police"} and layers["police"].startswith("JW")
     bad = _hotline(api, "BAD-CRS", {"lon": lon, "lat": lat, "crs": "mercator"})
     assert bad.status_code == 422

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from cityops.adapters.db.models import CaseRow, CategoryRow, ComponentRow
+from cityops.adapters.db.models import CaseEventRow, CaseRow, CategoryRow, ComponentRow
 from cityops.bootstrap import App
+from cityops.service.open311 import public_media
 from tests.conftest import Clock
 from tests.helpers import STREET_A, STREET_B, Api, point_in
 
@@ -91,7 +92,11 @@ def post(api: Api, body: dict[str, Any], fmt: str = "json", **kw: Any) -> Any:
 @pytest.fixture
 def media_dir(sqlite_app: App, tmp_path: Path) -> Path:
     sqlite_app.settings.media_dir = tmp_path / "media"
-    return tmp_path / "media" / "open311"
+    return tmp_path / "media"
+
+
+def stored_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
 
 
 def test_discovery_and_services_in_both_formats(sqlite_app: App) -> None:
@@ -198,31 +203,57 @@ def test_post_multipart_stores_the_photo(sqlite_app: App, media_dir: Path) -> No
     r = post(api, form(key), "xml", files={"media": ("pothole.png", image, "image/png")})
     case_no = as_xml(r).findtext("request/service_request_id")
     assert case_no
-    [stored] = list(media_dir.iterdir())
-    assert stored.read_bytes() == image and stored.suffix == ".png"
     detail = case_by_no(api, case_no)
-    assert detail["timeline"][0]["media"] == [f"media://open311/{stored.name}"]
+    [ref] = detail["timeline"][0]["media"]
+    media_id = ref.removeprefix("media://")
+    assert ref.startswith("media://") and "/" not in media_id  # the shared store's ref
     raw = json.loads(detail["reports"][0]["raw"])
     assert raw["files"] == [{"field": "media", "filename": "pothole.png",
                              "content_type": "image/png", "size": len(image)}]  # fmt: skip
     assert ["api_key", "[redacted]"] in raw["fields"]
     [got] = as_json(api.client.get(f"{BASE}/requests/{case_no}.json"))
-    assert got["media_url"] == f"http://testserver/open311/v2/media/{stored.name}"
+    assert got["media_url"] == f"http://testserver/open311/v2/media/{media_id}"
     photo = api.client.get(got["media_url"])
     assert photo.status_code == 200 and photo.content == image
     assert photo.headers["content-type"] == "image/png"
+    assert photo.headers["x-content-type-options"] == "nosniff"
+    assert api.client.get(f"/api/v1/media/{media_id}").content == image
     as_xml(api.client.get(f"{BASE}/media/..%2Fcityops.db"), 404)
+    as_xml(api.client.get(f"{BASE}/media/{'x' * 22}"), 404)
+    files = stored_files(media_dir)
+    assert len(files) == 2  # the photo and its thumbnail
 
     # Refused uploads write nothing: no case, no file.
     before = cases(sqlite_app)
-    for files in (
+    for upload in (
         {"media": ("a.txt", b"hello", "text/plain")},
         {"media": ("fake.png", b"GIF89a....", "image/png")},
+        {"media": ("cut.png", image[:-20], "image/png")},
         {"media": ("big.png", image + b"\0" * (10 * 1024 * 1024), "image/png")},
     ):
-        err = as_json(post(api, form(key), files=files), 400)
+        err = as_json(post(api, form(key), files=upload), 400)
         assert err[0]["code"] == 400 and "media" in err[0]["description"]
-    assert cases(sqlite_app) == before and len(list(media_dir.iterdir())) == 1
+    assert cases(sqlite_app) == before and stored_files(media_dir) == files
+
+
+def test_photos_stored_before_the_shared_store_are_still_published(
+    sqlite_app: App, media_dir: Path
+) -> None:
+    api = Api(sqlite_app)
+    name = "0123456789abcdef0123456789abcdef.png"
+    (media_dir / "open311").mkdir(parents=True)
+    (media_dir / "open311" / name).write_bytes(png())
+    photo = api.client.get(f"{BASE}/media/{name}")
+    assert photo.status_code == 200 and photo.content == png()
+    assert photo.headers["content-type"] == "image/png"
+    submit = CaseEventRow(action="submit", data={"open311": {}}, media=[
+        f"media://open311/{name}", "media://" + "A" * 22, "https://x.example/1.jpg",
+        "photo://internal", "media://open311/../../etc/passwd"])  # fmt: skip
+    assert public_media(submit, "http://h/") == [
+        f"http://h/open311/v2/media/{name}", f"http://h/open311/v2/media/{'A' * 22}",
+        "https://x.example/1.jpg"]  # fmt: skip
+    staff = CaseEventRow(action="complete", data={}, media=[f"media://open311/{name}"])
+    assert public_media(staff, "http://h/") == []
 
 
 def test_post_json_body_with_attributes(sqlite_app: App) -> None:
@@ -290,7 +321,7 @@ def test_every_refusal_uses_the_spec_error_format_and_writes_nothing(
     r = api.client.post(f"{BASE}/requests.json", content=b"x", headers={"content-type": "text/csv"})
     assert as_json(r, 400)[0]["description"].startswith("unsupported content type")
     assert cases(sqlite_app) == before
-    assert not media_dir.exists() or not any(media_dir.iterdir())
+    assert stored_files(media_dir) == []
 
 
 def test_get_requests_filters(sqlite_app: App, clock: Clock) -> None:

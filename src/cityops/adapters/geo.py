@@ -208,6 +208,9 @@ class LayeredGrid:
     def __init__(self, layers: Mapping[str, GridIndex]) -> None:
         self._layers = dict(layers)
 
+    def __len__(self) -> int:
+        return len(self._layers)
+
     @property
     def layers(self) -> Mapping[str, GridIndex]:
         return dict(self._layers)

@@ -58,10 +58,17 @@ class Decision:
     confidence: float
     suggestions: list[Suggestion]
     explanation: list[tuple[str, float]]
+    # The one-vs-rest SVM margin of the top label: ≤ 0 means no class claims the text (a
+    # question about opening hours, say), however the softmax spreads its confidence.
+    margin: float = 0.0
 
     @property
     def needs_triage(self) -> bool:
         return self.label is None
+
+    @property
+    def claimed(self) -> bool:
+        return self.margin > 0
 
 
 @dataclass
@@ -204,42 +211,66 @@ class TextClassifier:
         softmax); only positive contributions are returned, largest first. A term that counts in
         several blocks (say as a word and as a subject character pair) is summed over them.
         """
-        featurizer, members = self._ready()
+        featurizer, _ = self._ready()
         if label not in self.classes:
             raise KeyError(f"unknown label {label!r}")
-        c = self.classes.index(label)
         x = featurizer.transform([text])
-        cols, values = x.indices, x.data
-        if len(cols) == 0:
-            return []
-        contribution = np.zeros(len(cols))
+        return self._explain_rows(x, [self.classes.index(label)], n)[0]
+
+    def _explain_rows(self, x: Any, labels: Sequence[int], n: int) -> list[list[tuple[str, float]]]:
+        _, members = self._ready()
         shares = (1.0 - self.config.nb_weight, self.config.nb_weight)
-        for (w, b), share in zip(_linear(members, len(self.classes)), shares, strict=True):
-            raw = np.asarray(x @ w.T).ravel() + b
-            std = float(raw.std()) + 1e-12
-            towards = w[c, cols] - w[:, cols].mean(axis=0)
-            contribution += share * values * towards / std
+        linear = _linear(members, len(self.classes))
+        # One sparse product for all rows: the per-row spread of class scores.
+        stds = [np.asarray(x @ w.T + b).std(axis=1) + 1e-12 for w, b in linear]
         if self._terms is None:
-            self._terms = featurizer.terms()
+            self._terms = self._ready()[0].terms()
         terms = self._terms
-        summed: dict[str, float] = {}
-        for col, value in zip(cols, contribution, strict=True):
-            term = terms[col]
-            if term:
-                summed[term] = summed.get(term, 0.0) + float(value)
-        ranked = sorted(((t, v) for t, v in summed.items() if v > 0), key=lambda p: -p[1])
-        return [(t, round(v, 4)) for t, v in ranked[:n]]
+        out: list[list[tuple[str, float]]] = []
+        for row, c in enumerate(labels):
+            lo, hi = x.indptr[row], x.indptr[row + 1]
+            cols, values = x.indices[lo:hi], x.data[lo:hi]
+            contribution = np.zeros(len(cols))
+            for (w, _b), share, std in zip(linear, shares, stds, strict=True):
+                towards = w[c, cols] - w[:, cols].mean(axis=0)
+                contribution += share * values * towards / std[row]
+            summed: dict[str, float] = {}
+            for col, value in zip(cols, contribution, strict=True):
+                term = terms[col]
+                if term:
+                    summed[term] = summed.get(term, 0.0) + float(value)
+            ranked = sorted(((t, v) for t, v in summed.items() if v > 0), key=lambda p: -p[1])
+            out.append([(t, round(v, 4)) for t, v in ranked[:n]])
+        return out
 
     def decide(self, text: str, threshold: float = 0.6, k: int = 3, n_explain: int = 5) -> Decision:
         """Label automatically at or above ``threshold``; otherwise leave it to triage."""
-        top = self.predict_top(text, k)
-        best = top[0]
-        return Decision(
-            label=best.label if best.confidence >= threshold else None,
-            confidence=best.confidence,
-            suggestions=top,
-            explanation=self.explain(text, best.label, n_explain),
-        )
+        return self.decide_many([text], threshold, k, n_explain)[0]
+
+    def decide_many(
+        self, texts: Sequence[str], threshold: float = 0.6, k: int = 3, n_explain: int = 5
+    ) -> list[Decision]:
+        """:meth:`decide` for many texts with one feature transform (the intake batch path)."""
+        featurizer, members = self._ready()
+        if not texts:
+            return []
+        x = featurizer.transform(texts)
+        proba = softmax(_mix(members, x, len(self.classes), self.config.nb_weight),
+                        self.temperature)  # fmt: skip
+        k = max(1, min(k, len(self.classes)))
+        order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        explained = self._explain_rows(x, [int(idx[0]) for idx in order], n_explain)
+        margins = _margins(members.svc.decision_function(x), len(self.classes))
+        decisions = []
+        for row, idx, why, margin in zip(proba, order, explained, margins, strict=True):
+            top = [Suggestion(self.classes[j], float(row[j])) for j in idx]
+            best, claim = top[0], float(margin[idx[0]])
+            decisions.append(Decision(
+                label=best.label if best.confidence >= threshold and claim > 0 else None,
+                confidence=best.confidence, suggestions=top, explanation=why,
+                margin=round(claim, 4),
+            ))  # fmt: skip
+        return decisions
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -271,6 +302,13 @@ class TextClassifier:
                 stacklevel=2,
             )
         return model
+
+
+def _margins(raw: Array, n_classes: int) -> Array:
+    """One column per class (a two-class SVM gives one signed column for the second class)."""
+    if n_classes == 2 and raw.ndim == 1:
+        return np.column_stack([-raw, raw])
+    return raw
 
 
 def meta_path(model_path: Path) -> Path:

@@ -71,7 +71,9 @@ def train_from_rows(
     labels = [label for _, label in pairs]
     config = config or ClassifierConfig()
     counts = {label: labels.count(label) for label in set(labels)}
-    stratify = labels if min(counts.values(), default=0) >= 2 else None
+    # Stratify when every class can show up on both sides of the split.
+    n_test = int(np.ceil(test_size * len(labels)))
+    stratify = labels if min(counts.values(), default=0) >= 2 and n_test >= len(counts) else None
     train_x, test_x, train_y, test_y = train_test_split(
         texts, labels, test_size=test_size, random_state=random_state, stratify=stratify
     )

@@ -8,6 +8,7 @@ has numbers at once; ``run_live`` keeps the city moving in real time.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -22,8 +23,10 @@ from cityops.adapters.db.models import UserRow
 from cityops.bootstrap import App
 from cityops.demo.city import DemoCity
 from cityops.demo.gazetteer import generate_gazetteer
+from cityops.demo.phrases import category_weights, report_text
 from cityops.domain.errors import CityOpsError
-from cityops.domain.model import Channel, RegionLevel, Role, Urgency
+from cityops.domain.model import CaseState, Channel, RegionLevel, Role
+from cityops.domain.taxonomy import load_default_taxonomy
 from cityops.domain.workflow import Command
 from cityops.service.auth import _principal
 from cityops.service.intake import ReportInput, submit
@@ -37,11 +40,6 @@ SCENARIOS = (  # (name, weight)
     ("on_time", 50), ("late", 12), ("returned", 8), ("reworked", 8), ("extended", 6),
     ("suspended", 3), ("invalid", 7), ("supervised", 4), ("unrated", 2),
 )  # fmt: skip
-DESCRIPTIONS = {
-    "E": ["发现{n}，影响居民出行，请尽快处理。", "{n}问题，已持续两天，周边居民多次反映。",
-          "巡查发现{n}，现场拍照取证。", "市民反映{n}，情况属实。"],
-    "C": ["{n}损坏，存在安全隐患。", "{n}缺失，需要尽快补齐。", "{n}破损、移位，影响通行。"],
-}  # fmt: skip
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 
 
@@ -55,6 +53,7 @@ class Plan:
     department_code: str | None
     next_at: datetime
     step: int = 0
+    category: str | None = None  # what the problem really is (a hotline call does not say)
 
 
 @dataclass
@@ -75,7 +74,10 @@ class Simulator:
             p.scope_code: p for p in self.people.values() if p.role is Role.INSPECTOR
         }
         snap = self.app.reference.get()
-        self.categories = sorted(snap.categories.values(), key=lambda c: c.key)
+        taxonomy = {c.key: c for c in load_default_taxonomy().categories}
+        active = [k for k in sorted(snap.categories) if snap.categories[k].active]
+        self.categories = [taxonomy[k] for k in active if k in taxonomy]
+        self.weights = category_weights(self.categories)
         self.grids = [g.code for g in self.city.of_level(RegionLevel.GRID)]
 
     # ---------------------------------------------------------------- intake
@@ -83,10 +85,9 @@ class Simulator:
     def report(self, now: datetime) -> int | None:
         self.counter += 1
         rng = self.rng
-        category = rng.choice(self.categories)
+        category = rng.choices(self.categories, weights=self.weights)[0]
         grid = rng.choice(self.grids)
         lon, lat = self.city.sample_point(grid, rng)
-        text = rng.choice(DESCRIPTIONS[category.key[0]]).format(n=category.name)
         channel = rng.choices(
             [Channel.INSPECTOR, Channel.HOTLINE, Channel.CITIZEN], weights=[5, 3, 2]
         )[0]
@@ -100,14 +101,17 @@ class Simulator:
         source = f"sim-{now:%Y%m%d%H%M%S}-{self.counter}"
         plate = self.gazetteer.near(lon, lat)
         address = f"{plate['district'] or ''}{plate['street'] or ''}{plate['name']}附近"
+        text = report_text(category, rng, plate["name"], channel is Channel.INSPECTOR)
+        # A 12345 call says what is wrong, not which category it is: the classifier decides.
+        told = None if channel is Channel.HOTLINE else category.key
         # A third of hotline callers give only an address: the geocoder places those.
         by_address = channel is Channel.HOTLINE and rng.random() < 0.33
         report = ReportInput(
             channel=channel,
             source_id=source,
-            raw=f'{{"sim": "{source}", "category": "{category.key}", "text": "{text}"}}',
+            raw=json.dumps({"sim": source, "category": told, "text": text}, ensure_ascii=False),
             description=text,
-            category=category.key,
+            category=told,
             lon=None if by_address else lon,
             lat=None if by_address else lat,
             address=address,
@@ -121,15 +125,18 @@ class Simulator:
         except CityOpsError as exc:
             log.warning("simulated report refused: %s", exc.message)
             return None
+        if not result.created:  # merged into a case the simulator already plays out
+            return result.case_id
         scenario = rng.choices([s for s, _ in SCENARIOS], weights=[w for _, w in SCENARIOS])[0]
-        urgent = category.urgency is Urgency.URGENT
+        fast = result.state != CaseState.REPORTED.value  # the urgent fast path dispatched it
         self.plans[result.case_id] = Plan(
             result.case_id,
-            "on_time" if urgent and scenario == "invalid" else scenario,
+            "on_time" if fast and scenario == "invalid" else scenario,
             grid[:9],
             None,
             now + self._delay(0.2, 1.5),
-            step=3 if urgent else 0,
+            step=3 if fast else 0,
+            category=category.key,
         )
         return result.case_id
 
@@ -175,6 +182,9 @@ class Simulator:
             if s == "invalid":
                 do(acceptor, "invalidate", note="重复上报或不属于城市管理范围")
                 return True
+            if plan.category and self._detail(plan.case_id)["category"] != plan.category:
+                # The acceptor chooses the category the machine could not (or got wrong).
+                do(acceptor, "amend", note="受理员人工分类", data={"category": plan.category})
             do(acceptor, "accept")
             return later(0.3, 2)
         if step == 1:

@@ -95,3 +95,27 @@ class Forbidden(CityOpsError):
     """Authenticated, but the caller's role or jurisdiction does not cover this."""
 
     code = "forbidden"
+
+
+class PayloadTooLarge(ValidationFailed):
+    """An upload is over its size limit (HTTP 413)."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ValidationFailed):
+    """An upload is not of an accepted type, or not what it claims to be (HTTP 415)."""
+
+    code = "unsupported_media_type"
+
+
+class CorruptMedia(ValidationFailed):
+    """An upload has the right signature but cannot be decoded (truncated, damaged)."""
+
+    code = "corrupt_media"
+
+
+class RateLimited(CityOpsError):
+    """Too many requests from one caller; ``retry_after`` is in seconds (HTTP 429)."""
+
+    code = "rate_limited"

@@ -143,6 +143,10 @@ def facts_from_log(case: CaseDims, events: Sequence[LoggedEvent]) -> CaseFacts:
                 facts.append(Fact(FactKind.RATED, at, department, value=rating))
         elif action in _SIMPLE:
             facts.append(Fact(_SIMPLE[action], at, department))
+        elif action == "merge":
+            # 并案: the duplicate's problem is closed with the case it joined, so its own 立案
+            # would otherwise count as a case opened and never closed.
+            facts = [f for f in facts if f.kind is not FactKind.OPENED]
         if late and action != "overdue":
             # Lateness counts against whoever held the case while the clock ran out: for a late
             # dispatch that is nobody (or the previous department on a redispatch).

@@ -40,6 +40,7 @@ class GridProblem:
     area_m2: float | None = None
     other_code: str | None = None
     point: tuple[float, float] | None = None
+    near: tuple[str, ...] = ()  # for gaps: every cell touching it (``detail`` names a few)
 
 
 def check_grid(
@@ -222,6 +223,6 @@ class _Layer:
             near = sorted({self.codes[i] for i in tree.query(hole, predicate="intersects")})
             named = ", ".join(near[:_MAX_NAMED]) + (" …" if len(near) > _MAX_NAMED else "")
             detail = f"gap of {area:.1f} m² near ({lon:.6f}, {lat:.6f}), between cells {named}"
-            out.append(GridProblem(None, "gap", detail, area, None, (lon, lat)))
+            out.append(GridProblem(None, "gap", detail, area, None, (lon, lat), tuple(near)))
         out.sort(key=lambda p: (-(p.area_m2 or 0.0), p.point or (0.0, 0.0)))
         return out

@@ -30,9 +30,10 @@ class CaseState(StrEnum):
     CHECKED = "checked"  # 核查通过
     CLOSED = "closed"  # 结案
     SUSPENDED = "suspended"  # 挂账
+    MERGED = "merged"  # 已并案: a duplicate whose reports joined another case (并案)
 
 
-TERMINAL_STATES = frozenset({CaseState.INVALID, CaseState.CLOSED})
+TERMINAL_STATES = frozenset({CaseState.INVALID, CaseState.CLOSED, CaseState.MERGED})
 
 STATE_LABELS_ZH: dict[CaseState, str] = {
     CaseState.REPORTED: "上报",
@@ -46,6 +47,7 @@ STATE_LABELS_ZH: dict[CaseState, str] = {
     CaseState.CHECKED: "核查通过",
     CaseState.CLOSED: "结案",
     CaseState.SUSPENDED: "挂账",
+    CaseState.MERGED: "已并案",
 }
 
 

@@ -1,9 +1,10 @@
 """The case workflow (GB/T 30428 process) as data, and the one function that applies it.
 
 上报 → 受理 → 核实 → 立案 → 派遣 → 处置中 → 处置完成 → 核查 → 结案 → 评价, with 回退, 返工, 延期,
-挂账, 督办, 升级 and 重新打开. Each :class:`Transition` names the states it leaves from, the state
-it enters, the roles that may take it and the guards (by name) that must hold. ``decide`` is pure:
-the service layer locks the case row, calls it, and writes the result plus one immutable event.
+挂账, 督办, 升级, 重新打开 and 并案 (a duplicate joins another case before dispatch). Each
+:class:`Transition` names the states it leaves from, the state it enters, the roles that may
+take it and the guards (by name) that must hold. ``decide`` is pure: the service layer locks
+the case row, calls it, and writes the result plus one immutable event.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ PREVIOUS = "previous"  # to_state marker: back to the state before 挂账
 
 OPEN_STATES = frozenset(set(CaseState) - TERMINAL_STATES)
 WORK_STATES = frozenset({S.OPENED, S.DISPATCHED, S.HANDLING})
+# 并案 by hand only before dispatch: afterwards a department holds the case and its clock.
+MERGEABLE_STATES = frozenset({S.REPORTED, S.ACCEPTED, S.VERIFIED, S.OPENED})
+CENTRE = {R.ACCEPTOR, R.SHIFT_LEADER, R.DISPATCHER}  # the command centre's desk roles
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +88,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("escalate", "升级", OPEN_STATES, STAY,
        {R.SHIFT_LEADER, R.COMMANDER, R.SYSTEM}, "below_city"),
     _t("reopen", "重新打开", {S.CLOSED}, S.OPENED, {R.SHIFT_LEADER, R.ACCEPTOR}, "note"),
-    _t("amend", "补正", OPEN_STATES - {S.SUSPENDED}, STAY,
-       {R.ACCEPTOR, R.SHIFT_LEADER, R.DISPATCHER}, "amendment"),
+    _t("amend", "补正", OPEN_STATES - {S.SUSPENDED}, STAY, CENTRE, "amendment"),
+    _t("merge", "并案", MERGEABLE_STATES, S.MERGED, CENTRE, "merge_target", "target_open"),
+    _t("reject_duplicate", "不予并案", OPEN_STATES, STAY, CENTRE, "suggestion", "note"),
     _t("overdue", "超期", OPEN_STATES - {S.SUSPENDED}, STAY, {R.SYSTEM}, "past_due"),
 )
 
@@ -100,7 +105,8 @@ EVENT_NAMES: Mapping[str, str] = {
     "request_extension": "ExtensionRequested", "approve_extension": "ExtensionApproved",
     "deny_extension": "ExtensionDenied", "suspend": "CaseSuspended", "resume": "CaseResumed",
     "supervise": "CaseSupervised", "escalate": "CaseEscalated", "reopen": "CaseReopened",
-    "amend": "CaseAmended", "overdue": "CaseOverdue",
+    "amend": "CaseAmended", "overdue": "CaseOverdue", "merge": "CaseMerged",
+    "reject_duplicate": "DuplicateRejected",
 }
 # fmt: on
 
@@ -122,6 +128,16 @@ class CaseView:
     resume_state: CaseState | None = None
     extension_pending: bool = False
     past_due: bool = False  # the running stage's deadline has passed and is not yet marked
+    duplicate_suggested: bool = False  # intake suggested a 并案 nobody has decided yet
+
+
+@dataclass(frozen=True, slots=True)
+class MergeTarget:
+    """The case a duplicate is to be merged into, as the service found it."""
+
+    case_no: str
+    state: CaseState
+    merged_into: str | None = None  # when it was itself merged: the case that holds it now
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +156,7 @@ class Command:
     extension: str | None = None  # a TimeLimit string, for request_extension
     media: tuple[str, ...] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
+    target: MergeTarget | None = None  # for merge
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +175,18 @@ def _needs(attr: str, message: str) -> Guard:
         return message if value is None or (isinstance(value, str) and not value.strip()) else None
 
     return guard
+
+
+def _target_open(c: CaseView, a: Actor, m: Command) -> str | None:
+    t = m.target
+    if t is None or t.state not in TERMINAL_STATES:
+        return None  # a missing target is merge_target's refusal
+    if t.state is S.MERGED:  # following it would chain merges; name the case that holds it
+        return (
+            f"case {t.case_no} was itself merged into {t.merged_into}; merge into that case "
+            f"/ 目标案卷 {t.case_no} 已并入 {t.merged_into}"
+        )
+    return f"case {t.case_no} is {t.state.value}, not open / 目标案卷 {t.case_no} 已结束"
 
 
 GUARDS: Mapping[str, Guard] = {
@@ -213,6 +242,13 @@ GUARDS: Mapping[str, Guard] = {
         if c.level != ESCALATION_LEVELS[-1]
         else "the case is already at city level / 已升级至市级"
     ),
+    "merge_target": lambda c, a, m: (
+        None if m.target is not None else "name the case to merge into / 需要指定并入的案卷"
+    ),
+    "target_open": _target_open,
+    "suggestion": lambda c, a, m: (
+        None if c.duplicate_suggested else "the case has no 并案 suggestion / 该案卷没有并案建议"
+    ),
 }
 
 
@@ -221,21 +257,26 @@ def allowed_actions(case: CaseView, role: Role) -> list[str]:
     return [t.action for t in TRANSITIONS if case.state in t.from_states and role in t.roles]
 
 
-def decide(case: CaseView, actor: Actor, cmd: Command) -> Decision:
-    """Check the command against the table; raise with the allowed next steps when refused."""
-    transition = BY_ACTION.get(cmd.action)
+def check_allowed(case: CaseView, role: Role, action: str) -> Transition:
+    """The table row for the step, or IllegalTransition with the allowed next steps."""
+    transition = BY_ACTION.get(action)
     if (
         transition is None
         or case.state not in transition.from_states
-        or actor.role not in transition.roles
+        or role not in transition.roles
     ):
-        allowed = allowed_actions(case, actor.role)
         raise IllegalTransition(
-            f"'{cmd.action}' is not allowed for {actor.role.value} in state {case.state.value}",
+            f"'{action}' is not allowed for {role.value} in state {case.state.value}",
             state=case.state.value,
-            action=cmd.action,
-            allowed=allowed,
+            action=action,
+            allowed=allowed_actions(case, role),
         )
+    return transition
+
+
+def decide(case: CaseView, actor: Actor, cmd: Command) -> Decision:
+    """Check the command against the table; raise with the allowed next steps when refused."""
+    transition = check_allowed(case, actor.role, cmd.action)
     refusals = [r for g in transition.guards if (r := GUARDS[g](case, actor, cmd)) is not None]
     if refusals:
         raise GuardFailed(

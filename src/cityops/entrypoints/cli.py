@@ -61,8 +61,12 @@ def init() -> None:
 
 
 @imports.command("regions")
-def import_regions(path: Path) -> None:
+def import_regions(
+    path: Path,
+    crs: Annotated[str | None, typer.Option(help="wgs84 (default), gcj02, bd09, cgcs2000")] = None,
+) -> None:
     """Regions and grid cells from GeoJSON (.geojson/.json) or CSV (code,name,level,parent,wkt)."""
+    from cityops.domain.layers import declared_crs
     from cityops.domain.regions import parse_region_csv, parse_region_features
     from cityops.service.admin import import_regions as do_import
     from cityops.service.admin import region_codes
@@ -71,13 +75,34 @@ def import_regions(path: Path) -> None:
         app = _app()
         existing = region_codes(app)
         if path.suffix == ".csv":
+            system = declared_crs({}, crs)
             specs = parse_region_csv(path.read_text(encoding="utf-8-sig"), existing)
         else:
-            specs = parse_region_features(_read(path), existing)
-        r = do_import(app, specs, "cli")
+            data = _read(path)
+            system = declared_crs(data if isinstance(data, dict) else {}, crs)
+            specs = parse_region_features(data, existing)
+        r = do_import(app, specs, "cli", crs=system)
     except CityOpsError as exc:
         _fail(exc)
     typer.echo(f"regions: {r.created} created, {r.updated} updated")
+
+
+@imports.command("layer")
+def import_layer(
+    code: Annotated[str, typer.Argument(help="the layer's code, e.g. police or zongzhi")],
+    path: Path,
+    name: Annotated[str | None, typer.Option(help="display name, e.g. 警务网格")] = None,
+    crs: Annotated[str | None, typer.Option(help="wgs84 (default), gcj02, bd09, cgcs2000")] = None,
+) -> None:
+    """A grid layer beside the city's grid (多格合一) from GeoJSON; replaces the layer whole."""
+    from cityops.service.layers import import_layer as do_import
+
+    try:
+        r = do_import(_app(), code, _read(path), "cli", name=name, crs=crs)
+    except CityOpsError as exc:
+        _fail(exc)
+    verb = f"replaced {r.replaced} cells with" if r.replaced else "created with"
+    typer.echo(f"layer {r.code} ({r.name}): {verb} {r.cells} cells (source CRS {r.crs})")
 
 
 def _import_list(kind: str, path: Path) -> None:
@@ -189,6 +214,46 @@ def demo(
         end = app.clock()
         n = Simulator(app, city).backfill(end - timedelta(days=days), end, per_day)
         typer.echo(f"simulated {days} days of history: {n} reports")
+        _train_demo(app)
+
+
+def _train_demo(app: App) -> None:
+    """A first classifier from the simulated history, so the hotline's texts are classified."""
+    from cityops.service.training import train as train_model
+
+    if app.settings.model_dir is None:
+        return
+    try:
+        r = train_model(app, actor="demo-loader")
+    except CityOpsError as exc:
+        typer.echo(f"no classifier trained yet: {exc.message}")
+        return
+    typer.echo(f"classifier {r.version} trained on {r.n_cases} closed cases "
+               f"(held-out macro-F1 {r.metrics.get('macro_f1', 0):.3f})")  # fmt: skip
+
+
+@cli.command()
+def train(
+    min_per_class: Annotated[int, typer.Option(help="leave out categories with fewer cases")] = 3,
+    activate: Annotated[bool, typer.Option(help="serve the new version at once")] = True,
+    version: Annotated[str | None, typer.Option(help="version name (default: a timestamp)")] = None,
+) -> None:
+    """Train the report classifier (智能分类) from the closed cases; prints its held-out scores."""
+    from cityops.service.training import train as train_model
+
+    try:
+        r = train_model(_app(), actor="cli", min_per_class=min_per_class, activate=activate,
+                        version=version)  # fmt: skip
+    except CityOpsError as exc:
+        _fail(exc)
+    m = r.metrics
+    typer.echo(
+        f"model {r.version}{' (active)' if r.active else ''}: {r.n_cases} cases, {r.labels} "
+        f"categories; held-out macro-F1 {m.get('macro_f1', 0):.3f}, accuracy "
+        f"{m.get('accuracy', 0):.3f}, top-3 {m.get('top3_accuracy', 0):.3f}"
+    )
+    if r.left_out:
+        typer.echo(f"left out (fewer than {min_per_class} cases): {', '.join(r.left_out)}")
 
 
 @cli.command()
@@ -229,9 +294,12 @@ def serve(
     s = app.settings
     base = f"http://{s.host}:{s.port}"
     typer.echo(f"\nCityOps 一网统管 on {base}\n  API docs  {base}/docs\n  health    {base}/healthz")
+    typer.echo(f"  screen    {base}/screen  (指挥大屏)")
     _print_demo_logins(app)
     try:
-        uvicorn.run(create_api(app), host=s.host, port=s.port, log_level="info")
+        # Live streams (SSE) never finish by themselves: give them a moment, then stop.
+        uvicorn.run(create_api(app), host=s.host, port=s.port, log_level="info",
+                    timeout_graceful_shutdown=3)  # fmt: skip
     finally:
         stop.set()
 
@@ -299,6 +367,26 @@ def sweep() -> None:
 
     r = do_sweep(_app())
     typer.echo(f"marked overdue: {r.marked_overdue}, escalated: {r.escalated}")
+
+
+@cli.command()
+def notify(
+    limit: Annotated[int, typer.Option(help="at most this many notifications")] = 200,
+) -> None:
+    """Deliver pending notifications (结案 notices to reporters); safe to run any time."""
+    from cityops.service.notify import deliver
+
+    r = deliver(_app(), limit=limit)
+    typer.echo(f"sent: {r.sent}, to retry: {r.retrying}, failed: {r.failed}")
+
+
+def _register_lifeline() -> None:
+    from cityops.entrypoints import cli_telemetry
+
+    cli_telemetry.register(cli, imports, _app, _fail, _read)
+
+
+_register_lifeline()  # `import assets|devices`, `telemetry retention` (docs/lifeline.md)
 
 
 def main() -> None:

@@ -1,19 +1,26 @@
-"""并案 at intake: a report about an open case joins it instead of opening a second one."""
+"""并案: a report about an open case joins it instead of opening a second one.
+
+At intake this happens automatically (a close match) or is suggested (a likely one); by hand,
+the ``merge`` step moves a duplicate case's reports to the case that is being worked on.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cityops.adapters.db.models import CaseRow, ReportRow
 from cityops.domain.coords import M_PER_DEG_LAT
 from cityops.domain.dedupe import Candidate, DedupePolicy, Match, best_match
-from cityops.domain.model import TERMINAL_STATES
+from cityops.domain.errors import ValidationFailed
+from cityops.domain.model import TERMINAL_STATES, CaseState
+from cityops.domain.workflow import MergeTarget
+from cityops.service.access import can_see
+from cityops.service.caselog import record_event
 from cityops.service.principal import Principal
-from cityops.service.workflow import record_event
 
 # Incidents that spread along a road are one incident over a longer stretch.
 DEFAULT_POLICY = DedupePolicy(
@@ -21,6 +28,19 @@ DEFAULT_POLICY = DedupePolicy(
     window_by_category={"E0405": timedelta(hours=12)},
 )
 _CLOSED = [s.value for s in TERMINAL_STATES]
+
+
+# Built once: on the intake hot path, building the statement cost more than running it.
+_NEARBY_OPEN = select(
+    CaseRow.id, CaseRow.category, CaseRow.lon, CaseRow.lat, CaseRow.created_at,
+    CaseRow.description,
+).where(
+    CaseRow.category.startswith(bindparam("major")),
+    CaseRow.state.not_in(_CLOSED),
+    CaseRow.created_at >= bindparam("since"),
+    CaseRow.lon.between(bindparam("lon0"), bindparam("lon1")),
+    CaseRow.lat.between(bindparam("lat0"), bindparam("lat1")),
+)  # fmt: skip
 
 
 def find_duplicate(
@@ -37,17 +57,10 @@ def find_duplicate(
     reach = policy.distance_for(category)
     dlat = reach / M_PER_DEG_LAT
     dlon = dlat * 1.25  # generous at China's latitudes; best_match measures exactly
-    rows = session.execute(
-        select(CaseRow.id, CaseRow.category, CaseRow.lon, CaseRow.lat, CaseRow.created_at,
-               CaseRow.description)
-        .where(
-            CaseRow.category.startswith(category[:3]),
-            CaseRow.state.not_in(_CLOSED),
-            CaseRow.created_at >= now - policy.window_for(category),
-            CaseRow.lon.between(lon - dlon, lon + dlon),
-            CaseRow.lat.between(lat - dlat, lat + dlat),
-        )
-    ).all()  # fmt: skip
+    rows = session.connection().execute(_NEARBY_OPEN, {
+        "major": category[:3], "since": now - policy.window_for(category),
+        "lon0": lon - dlon, "lon1": lon + dlon, "lat0": lat - dlat, "lat1": lat + dlat,
+    }).all()  # fmt: skip
     candidates = [Candidate(r.id, r.category or "", r.lon, r.lat, r.created_at, r.description)
                   for r in rows]  # fmt: skip
     return best_match(category, lon, lat, now, text, candidates, policy)
@@ -62,9 +75,9 @@ def attach_report(
     media: tuple[str, ...],
 ) -> CaseRow:
     """Add the report to the case it repeats; the case's log says so (并案上报)."""
-    case = session.scalars(
-        select(CaseRow).where(CaseRow.id == match.case_id).with_for_update()
-    ).one()
+    case = _locked(session, match.case_id)
+    while case.state == CaseState.MERGED and case.duplicate_of is not None:
+        case = _locked(session, case.duplicate_of)  # merged by hand since it was matched
     session.add(ReportRow(**{**report_values, "case_id": case.id, "merged": True}))
     case.report_count += 1
     record_event(
@@ -74,3 +87,64 @@ def attach_report(
               "match": match.as_dict()},
     )  # fmt: skip
     return case
+
+
+def _locked(session: Session, case_id: int) -> CaseRow:
+    return session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()).one()
+
+
+def target_id(session: Session, case_no: str | None) -> int | None:
+    """The id behind a case number, unlocked: lets the caller lock both cases in id order."""
+    if not case_no:
+        return None
+    return session.scalar(select(CaseRow.id).where(CaseRow.case_no == case_no))
+
+
+def find_target(
+    session: Session, case: CaseRow, principal: Principal, case_no: str | None
+) -> tuple[CaseRow, MergeTarget]:
+    """The case to merge into, locked; unknown or out-of-scope numbers are input errors."""
+    if not case_no or not str(case_no).strip():
+        raise ValidationFailed("give the case number to merge into / 需要并入的案卷编号",
+                               field="into")  # fmt: skip
+    no = str(case_no).strip()
+    found = target_id(session, no)
+    target = _locked(session, found) if found is not None else None
+    if target is None or not can_see(target, principal, set()):
+        raise ValidationFailed(f"case {no} not found / 案卷 {no} 不存在", field="into")
+    if target.id == case.id:
+        raise ValidationFailed("a case cannot be merged into itself / 不能并入自身",
+                               field="into")  # fmt: skip
+    holder = None
+    if target.state == CaseState.MERGED and target.duplicate_of is not None:
+        holder = session.scalar(select(CaseRow.case_no).where(CaseRow.id == target.duplicate_of))
+    return target, MergeTarget(no, CaseState(target.state), holder)
+
+
+def move_reports(
+    session: Session,
+    duplicate: CaseRow,
+    target: CaseRow,
+    principal: Principal,
+    now: datetime,
+    data: dict[str, Any],
+) -> None:
+    """并案 by hand: the duplicate's reports, with their reporters, now belong to the target."""
+    reports = session.scalars(
+        select(ReportRow).where(ReportRow.case_id == duplicate.id).order_by(ReportRow.id)
+    ).all()
+    for report in reports:
+        report.case_id, report.merged = target.id, True
+    target.report_count += len(reports)
+    duplicate.report_count = 0
+    duplicate.duplicate_of = target.id  # the suggestion, or the choice, is now the fact
+    if target.duplicate_of == duplicate.id:
+        target.duplicate_of = None  # its suggestion pointed the other way: decided now
+    source = {"case_id": duplicate.id, "case_no": duplicate.case_no}
+    for report in reports:
+        record_event(
+            session, target, action="merge_report", from_state=target.state,
+            principal=principal, now=now,
+            data={"channel": report.channel, "source_id": report.source_id, "from": source},
+        )  # fmt: skip
+    data.update(into_case_id=target.id, into=target.case_no, reports=len(reports))

@@ -6,7 +6,7 @@ report returns the case it made the first time and never a second one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -23,6 +23,7 @@ from cityops.domain.model import CaseState, Channel, Urgency
 from cityops.domain.workflow import EVENT_NAMES, Command
 from cityops.service import deadlines
 from cityops.service.bus import Event
+from cityops.service.classifying import Classification, report_text
 from cityops.service.dedupe import DEFAULT_POLICY, attach_report, find_duplicate
 from cityops.service.locating import Place, locate, set_place
 from cityops.service.principal import SYSTEM, Principal
@@ -95,6 +96,11 @@ def amend_case(case: CaseRow, snap: Snapshot, data: dict[str, Any], now: datetim
         data["old_category"], case.category = case.category, data["category"]
         info = snap.categories[case.category or ""]
         case.urgency = info.urgency.value
+        suggested = [s["category"] for s in (case.classification or {}).get("suggestions", [])]
+        if suggested:  # how good the machine's suggestions were, for the triage report
+            data["suggestion_rank"] = (
+                suggested.index(case.category) + 1 if case.category in suggested else None
+            )
     if "location" in data:
         loc = data["location"]
         place = locate(snap, loc.get("lon"), loc.get("lat"), loc.get("grid_code"), None,
@@ -102,7 +108,32 @@ def amend_case(case: CaseRow, snap: Snapshot, data: dict[str, Any], now: datetim
         data["old_grid_code"] = case.grid_code
         set_place(case, place)
     route(case, snap, now, data.pop("_tz", None) or snap.calendar.tz)
+    _settle_triage(case)
     data["routing"] = case.routing
+
+
+def _settle_triage(case: CaseRow) -> None:
+    """Which queue a case waits in: location first, then category, then routing."""
+    if case.category is not None and case.triage == "classify":
+        case.triage = None
+    if case.category is None and case.triage is None:
+        case.triage = "classify"
+
+
+def _classify(
+    app: App, snap: Snapshot, reports: list[ReportInput]
+) -> list[tuple[ReportInput, Classification | None]]:
+    """Give reports without a category (and no component to tell it) the model's category."""
+    todo = [i for i, r in enumerate(reports) if r.category is None and r.component_code is None]
+    out: list[tuple[ReportInput, Classification | None]] = [(r, None) for r in reports]
+    if not todo:
+        return out
+    texts = [report_text(reports[i].title, reports[i].description) for i in todo]
+    for i, decided in zip(todo, app.classifier.classify(snap, texts), strict=True):
+        report = reports[i]
+        out[i] = (replace(report, category=decided.category) if decided.category else report,
+                  decided)  # fmt: skip
+    return out
 
 
 def _validate(snap: Snapshot, report: ReportInput, min_confidence: float) -> Place:
@@ -129,12 +160,13 @@ def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
             existing = _known(session, [report]).get(key)
             if existing is not None:
                 return existing
+            [(report, decided)] = _classify(app, snap, [report])
             match = _duplicate(session, snap, report, place, now)
             if match is not None and match.score >= DEFAULT_POLICY.merge_at:
                 result, events = _merge(session, match, report, principal, now)
             else:
                 [case], events = _insert_cases(
-                    session, snap, [(report, place, match)], principal, now, app
+                    session, snap, [(report, place, match, decided)], principal, now, app
                 )
                 result = Submitted(case.id, case.case_no or "", case.state, True)
     except IntegrityError:
@@ -184,18 +216,21 @@ def submit_batch(
         else:
             fresh.setdefault(key, i)
     events: list[tuple[str, dict[str, Any]]] = []
+    new = list(fresh.values())
+    decided = dict(zip(new, _classify(app, snap, [reports[i] for i in new]), strict=True))
     with app.sessions.begin() as session:
         order: list[int] = []
         matches: dict[int, Match | None] = {}
-        for i in fresh.values():
-            match = _duplicate(session, snap, reports[i], places[i], now)
+        for i in new:
+            report = decided[i][0]
+            match = _duplicate(session, snap, report, places[i], now)
             if match is not None and match.score >= DEFAULT_POLICY.merge_at:
-                results[i], merged = _merge(session, match, reports[i], principal, now)
+                results[i], merged = _merge(session, match, report, principal, now)
                 events += merged
             else:
                 order.append(i)
                 matches[i] = match
-        items = [(reports[i], places[i], matches[i]) for i in order]
+        items = [(decided[i][0], places[i], matches[i], decided[i][1]) for i in order]
         cases, created = _insert_cases(session, snap, items, principal, now, app)
         events += created
         for i, case in zip(order, cases, strict=True):
@@ -267,7 +302,9 @@ def _known(session: Session, reports: list[ReportInput]) -> dict[tuple[str, str]
     return found
 
 
-def _new_case(snap: Snapshot, report: ReportInput, place: Place, now: datetime) -> CaseRow:
+def _new_case(
+    snap: Snapshot, report: ReportInput, place: Place, decided: Classification | None, now: datetime
+) -> CaseRow:
     component = snap.components.get(report.component_code or "")
     category = report.category or (component.category if component else None)
     info = snap.categories.get(category or "")
@@ -293,8 +330,10 @@ def _new_case(snap: Snapshot, report: ReportInput, place: Place, now: datetime) 
         stage_overdue=False,
         ever_overdue=False,
         report_count=1,
+        classification=decided.record if decided else None,
     )
     set_place(case, place)
+    _settle_triage(case)
     return case
 
 
@@ -308,7 +347,7 @@ _INSERT_CASES, _INSERT_REPORTS, _INSERT_EVENTS = insert(_CASES), insert(_REPORTS
 def _insert_cases(
     session: Session,
     snap: Snapshot,
-    items: list[tuple[ReportInput, Place, Match | None]],
+    items: list[tuple[ReportInput, Place, Match | None, Classification | None]],
     principal: Principal,
     now: datetime,
     app: App,
@@ -323,8 +362,8 @@ def _insert_cases(
     tz = app.settings.tz
     ids = allocate_ids(session, _CASES, len(items))
     cases, reports, events, published = [], [], [], []
-    for case_id, (report, place, match) in zip(ids, items, strict=True):
-        case = _new_case(snap, report, place, now)
+    for case_id, (report, place, match, decided) in zip(ids, items, strict=True):
+        case = _new_case(snap, report, place, decided, now)
         suggestion = None
         if match is not None and match.score >= DEFAULT_POLICY.suggest_at:
             case.duplicate_of, suggestion = match.case_id, match.as_dict()
@@ -342,7 +381,8 @@ def _insert_cases(
             "media": list(report.media), "correlation_id": None,
             "data": {"channel": report.channel.value, "source_id": report.source_id,
                      **report.extra,
-                     **({"duplicate_suggestion": suggestion} if suggestion else {})},
+                     **({"duplicate_suggestion": suggestion} if suggestion else {}),
+                     **({"classification": decided.record} if decided else {})},
         })  # fmt: skip
         published.append((EVENT_NAMES["submit"], {
             "case_id": case_id, "case_no": case.case_no, "channel": report.channel.value,

@@ -7,11 +7,13 @@ geocoder, and one it cannot place with enough confidence is kept for a person to
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cityops.adapters.db.models import CaseRow
-from cityops.domain.coords import CRS, to_wgs84
+from cityops.domain.coords import CRS, to_wgs84, to_wgs84_many
 from cityops.domain.errors import ValidationFailed
 from cityops.service.reference import Snapshot
 
@@ -60,7 +62,7 @@ def locate(
         how: dict[str, Any] = {"source": "coordinates", "crs": system.value}
         if system not in (CRS.WGS84, CRS.CGCS2000):
             how["original"] = [lon, lat]
-        return Place(code, round(x, 7), round(y, 7), how)
+        return Place(code, round(x, 7), round(y, 7), _with_layers(snap, how, x, y))
     if grid_code:
         if len(grid_code) != 14 or grid_code not in snap.region_names:
             raise ValidationFailed(f"unknown grid cell {grid_code} / 未知网格", field="grid_code")
@@ -72,13 +74,20 @@ def locate(
     )
 
 
+def _with_layers(snap: Snapshot, how: dict[str, Any], lon: float, lat: float) -> dict[str, Any]:
+    """Add the point's cell in every other grid layer (多格合一), e.g. ``{"police": "P-07"}``."""
+    if len(snap.layers):
+        how["layers"] = snap.layers.locate_all(lon, lat)
+    return how
+
+
 def _geocode(snap: Snapshot, address: str, min_confidence: float) -> Place:
     found = snap.geocoder.geocode(address)
     if found is not None and found.confidence >= min_confidence:
         code = snap.locator.locate(found.lon, found.lat)
         if code is not None:
             how = {"source": "geocoder", "address": address, **found.as_dict()}
-            return Place(code, found.lon, found.lat, how)
+            return Place(code, found.lon, found.lat, _with_layers(snap, how, found.lon, found.lat))
     # Kept for a person to place, with the machine's best guess as a suggestion.
     suggestion = found.as_dict() if found is not None else None
     how = {"source": "address", "address": address, "suggestion": suggestion}
@@ -95,3 +104,53 @@ def set_place(case: CaseRow, place: Place) -> None:
     case.triage = (
         "locate" if place.needs_person else (None if case.triage == "locate" else case.triage)
     )
+
+
+MAX_POINTS = 10_000  # one batched locate
+
+
+def where_is(
+    snap: Snapshot, points: Sequence[tuple[float, float]], crs: str = CRS.WGS84.value
+) -> list[dict[str, Any]]:
+    """Each point's grid cell, jurisdiction path and cell in every layer (一张图, 多格合一).
+
+    A point outside the city's grid says so, with the nearest cell and its distance in metres.
+    Batches are located with the vectorised indexes, so thousands of points cost little.
+    """
+    system = CRS.parse(crs)
+    for i, (lon, lat) in enumerate(points):
+        if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
+            raise ValidationFailed(f"point {i} ({lon}, {lat}) is not a lon/lat / 坐标无效",
+                                   field=f"points[{i}]")  # fmt: skip
+    xs, ys = to_wgs84_many([p[0] for p in points], [p[1] for p in points], system)
+    grids = snap.locator.locate_many(xs, ys) if points else []
+    layers = snap.layers.locate_many_all(xs, ys) if points else {}
+    out = []
+    for i, code in enumerate(grids):
+        x, y = xs[i], ys[i]
+        item: dict[str, Any] = {
+            "lon": points[i][0], "lat": points[i][1], "crs": system.value,
+            "wgs84": [round(x, 7), round(y, 7)], "inside": code is not None, "grid_code": code,
+        }  # fmt: skip
+        if code is not None:
+            item["path"] = [{"code": r.code, "name": r.name, "level": r.level}
+                            for r in snap.region_path(code)]  # fmt: skip
+        else:
+            item["reason"] = "outside_jurisdiction"
+            item["nearest"] = _nearest(snap, x, y)
+        item["layers"] = {name: _cell(snap, name, cells[i]) for name, cells in layers.items()}
+        out.append(item)
+    return out
+
+
+def _cell(snap: Snapshot, layer: str, code: str | None) -> dict[str, Any] | None:
+    if code is None:
+        return None
+    return {"code": code, "name": snap.layer_info[layer].cell_names.get(code)}
+
+
+def _nearest(snap: Snapshot, lon: float, lat: float) -> dict[str, Any] | None:
+    if not len(snap.locator):
+        return None
+    code, metres = snap.locator.nearest(lon, lat)
+    return {"grid_code": code, "name": snap.region_names.get(code), "distance_m": round(metres, 1)}

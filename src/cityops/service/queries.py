@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow, UserRow
 from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
-from cityops.domain.model import STATE_LABELS_ZH, CaseState, Role
+from cityops.domain.model import STATE_LABELS_ZH, TERMINAL_STATES, CaseState, Role
 from cityops.domain.workflow import BY_ACTION, allowed_actions
 from cityops.service.access import can_see, visible_cases
 from cityops.service.deadlines import clock_view
@@ -45,6 +46,7 @@ class CaseFilter:
     created_to: datetime | None = None
     text: str | None = None
     triage: str | None = None  # "locate" or "classify": the manual queues
+    suggested: bool | None = None  # open cases with an undecided 并案 suggestion (or without)
 
     def clauses(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
@@ -72,6 +74,11 @@ class CaseFilter:
             out.append(CaseRow.created_at < self.created_to)
         if self.triage:
             out.append(CaseRow.triage == self.triage)
+        if self.suggested is not None:
+            pending = CaseRow.duplicate_of.is_not(None) & CaseRow.state.not_in(
+                [s.value for s in TERMINAL_STATES]
+            )
+            out.append(pending if self.suggested else ~pending)
         if self.text:
             like = f"%{self.text}%"
             out.append(
@@ -122,6 +129,7 @@ def summary(case: CaseRow, snap: Snapshot, principal: Principal, now: datetime) 
         "location": case.location,
         "component_code": case.component_code,
         "report_count": case.report_count,
+        "duplicate_of": case.duplicate_of,  # a 并案 suggestion; once merged: the case it joined
     }
 
 
@@ -166,12 +174,14 @@ def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
         out.update(
             description=case.description,
             routing=case.routing,
+            classification=case.classification,  # the machine's category decision and why
             extension=case.extension,
             allowed_actions=[
                 {"action": a, "label": BY_ACTION[a].label_zh}
                 for a in allowed_actions(view, principal.role)
             ],
             timeline=[_event(e, snap, names, principal) for e in events],
+            **_duplicate(s, case, events),
             reports=[
                 {
                     "channel": r.channel,
@@ -183,6 +193,20 @@ def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
             ],
         )
         return out
+
+
+def _duplicate(s: Session, case: CaseRow, events: Sequence[CaseEventRow]) -> dict[str, Any]:
+    """The pending 并案 suggestion with its scores, or the case this one was merged into."""
+    if case.duplicate_of is None:
+        return {}
+    other = s.get(CaseRow, case.duplicate_of)
+    ref = {"case_id": case.duplicate_of, "case_no": other.case_no if other else None,
+           "state": other.state if other else None}  # fmt: skip
+    if case.state == CaseState.MERGED:
+        return {"merged_into": ref}
+    scores: dict[str, Any] = next((e.data["duplicate_suggestion"] for e in events
+                   if e.action == "submit" and "duplicate_suggestion" in e.data), {})  # fmt: skip
+    return {"duplicate_suggestion": {**scores, **ref}}
 
 
 _LOG_LABELS = {"submit": "上报", "merge_report": "并案上报"}  # log entries that are no transition

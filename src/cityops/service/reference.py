@@ -1,12 +1,13 @@
 """Reference data read on every report (taxonomy, departments, rules, grid, calendar), cached.
 
-The caches are rebuilt lazily after an admin import bumps :attr:`ReferenceData.generation`.
+The grid comes with the layers beside it (多格合一). The caches are rebuilt lazily after an
+admin import bumps :attr:`ReferenceData.generation`.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -19,12 +20,14 @@ from cityops.adapters.db.models import (
     ComponentRow,
     DepartmentRow,
     GazetteerRow,
+    GridLayerRow,
     HolidayScheduleRow,
+    LayerCellRow,
     RegionRow,
     RuleRow,
     RuleSetRow,
 )
-from cityops.adapters.geo import GridLocator
+from cityops.adapters.geo import GridIndex, GridLocator, LayeredGrid
 from cityops.adapters.holidays import builtin_schedules
 from cityops.config import Settings
 from cityops.domain.calendar import WorkCalendar, WorkingDay, YearSchedule
@@ -53,6 +56,23 @@ class DepartmentInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RegionInfo:
+    code: str
+    name: str
+    level: str
+    parent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    """A grid layer beside the city's grid (多格合一), with its cells' names by code."""
+
+    code: str
+    name: str
+    cell_names: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     categories: dict[str, CategoryInfo]
     departments_by_code: dict[str, DepartmentInfo]
@@ -63,6 +83,18 @@ class Snapshot:
     calendar: WorkCalendar
     geocoder: Geocoder
     components: ComponentIndex
+    regions: dict[str, RegionInfo] = field(default_factory=dict)
+    layers: LayeredGrid = field(default_factory=lambda: LayeredGrid({}))  # beside the grid
+    layer_info: dict[str, LayerInfo] = field(default_factory=dict)
+
+    def region_path(self, code: str) -> list[RegionInfo]:
+        """The jurisdiction path of a region, from the city down to ``code``."""
+        path: list[RegionInfo] = []
+        region = self.regions.get(code)
+        while region is not None and len(path) < 8:  # the tree has 5 levels; no loop on bad data
+            path.append(region)
+            region = self.regions.get(region.parent or "")
+        return path[::-1]
 
 
 def _coords(line: dict[str, Any] | None) -> tuple[tuple[float, float], ...] | None:
@@ -113,8 +145,14 @@ class ReferenceData:
                 for d in s.scalars(select(DepartmentRow))
             ]
             regions = s.execute(
-                select(RegionRow.code, RegionRow.name, RegionRow.level, RegionRow.geometry)
-            ).all()
+                select(RegionRow.code, RegionRow.name, RegionRow.level, RegionRow.geometry,
+                       RegionRow.parent_code)
+            ).all()  # fmt: skip
+            layer_rows = s.scalars(select(GridLayerRow).order_by(GridLayerRow.code)).all()
+            layer_cells = s.execute(
+                select(LayerCellRow.layer_code, LayerCellRow.code, LayerCellRow.name,
+                       LayerCellRow.geometry)
+            ).all()  # fmt: skip
             rulesets = self._rulesets(s)
             components = ComponentIndex(
                 ComponentInfo(c.code, c.category, c.name, c.lon, c.lat, c.owner_department_id,
@@ -134,19 +172,29 @@ class ReferenceData:
                     frozenset(date.fromisoformat(d) for d in h.workdays),
                     h.source,
                 )
-        grids = [(code, geom) for code, _, level, geom in regions if level == RegionLevel.GRID]
+        grids = [(code, geom) for code, _, level, geom, _ in regions if level == RegionLevel.GRID]
+        by_layer: dict[str, list[tuple[str, str, Any]]] = {r.code: [] for r in layer_rows}
+        for layer_code, code, name, geom in layer_cells:
+            by_layer[layer_code].append((code, name, geom))
+        layers = {r.code: LayerInfo(r.code, r.name, {c: n for c, n, _ in by_layer[r.code]})
+                  for r in layer_rows}  # fmt: skip
         return Snapshot(
             categories=categories,
             departments_by_code={d.code: d for d in depts},
             departments_by_id={d.id: d for d in depts},
             rulesets=rulesets,
             locator=GridLocator((c, g) for c, g in grids if g),
-            region_names={code: name for code, name, _, _ in regions},
+            region_names={code: name for code, name, _, _, _ in regions},
             calendar=WorkCalendar(
                 schedules, WorkingDay.parse(self._settings.working_day), self._settings.tz
             ),
             geocoder=Geocoder(places),
             components=components,
+            regions={c: RegionInfo(c, n, lvl, p) for c, n, lvl, _, p in regions},
+            layers=LayeredGrid(
+                {code: GridIndex((c, g) for c, _, g in cells) for code, cells in by_layer.items()}
+            ),
+            layer_info=layers,
         )
 
     @staticmethod

@@ -1,7 +1,8 @@
 """The deadline sweeper: marks overdue stages and escalates, through the workflow only.
 
 It proposes transitions (``overdue``, ``escalate``) with the system as actor; their guards
-make a second run in the same situation change nothing more.
+make a second run in the same situation change nothing more. On the same beat it delivers the
+pending notifications of the outbox (``service/notify.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cityops.bootstrap import App
 from cityops.domain.errors import Conflict
 from cityops.domain.model import TERMINAL_STATES, CaseState
 from cityops.domain.workflow import ESCALATION_LEVELS, Command
+from cityops.service.notify import Sender, deliver
 from cityops.service.principal import SYSTEM
 from cityops.service.workflow import act
 
@@ -26,9 +28,10 @@ _IDLE = [s.value for s in (*TERMINAL_STATES, CaseState.SUSPENDED)]
 class SweepResult:
     marked_overdue: int
     escalated: int
+    notified: int = 0  # notifications sent on this run
 
 
-def sweep(app: App) -> SweepResult:
+def sweep(app: App, sender: Sender | None = None) -> SweepResult:
     now = app.clock()
     grace = timedelta(hours=app.settings.escalate_after_overdue_hours)
     with app.reads() as s:
@@ -54,7 +57,7 @@ def sweep(app: App) -> SweepResult:
         for row in stale
         if row.escalated_for != row.stage_started_at  # once per stage occurrence
     )
-    return SweepResult(marked, escalated)
+    return SweepResult(marked, escalated, deliver(app, sender).sent)
 
 
 def _try(app: App, case_id: int, cmd: Command) -> int:

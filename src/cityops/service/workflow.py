@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,10 +14,19 @@ from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
 from cityops.domain.model import CaseState, Channel, Priority, Urgency
 from cityops.domain.timelimit import TimeLimit
-from cityops.domain.workflow import EVENT_NAMES, Actor, CaseView, Command, decide, next_level
-from cityops.service import deadlines
+from cityops.domain.workflow import (
+    EVENT_NAMES,
+    Actor,
+    CaseView,
+    Command,
+    check_allowed,
+    decide,
+    next_level,
+)
+from cityops.service import deadlines, dedupe, notify
 from cityops.service.access import ensure_can_act
 from cityops.service.bus import Event
+from cityops.service.caselog import record_event as record_event  # re-export: old import path
 from cityops.service.principal import Principal
 from cityops.service.reference import Snapshot
 
@@ -45,41 +54,8 @@ def case_view(case: CaseRow, now: datetime) -> CaseView:
         resume_state=CaseState(case.resume_state) if case.resume_state else None,
         extension_pending=case.extension is not None,
         past_due=not case.stage_overdue and deadlines.stage_late(case, now),
+        duplicate_suggested=case.duplicate_of is not None and case.state != CaseState.MERGED,
     )
-
-
-def record_event(
-    session: Session,
-    case: CaseRow,
-    *,
-    action: str,
-    from_state: str | None,
-    principal: Principal,
-    now: datetime,
-    note: str | None = None,
-    media: tuple[str, ...] = (),
-    data: dict[str, Any] | None = None,
-    correlation_id: str | None = None,
-) -> CaseEventRow:
-    case.event_seq += 1
-    case.updated_at = now
-    event = CaseEventRow(
-        case_id=case.id,
-        seq=case.event_seq,
-        action=action,
-        from_state=from_state,
-        to_state=case.state,
-        at=now,
-        actor_id=principal.user_id,
-        actor_role=principal.role.value,
-        department_id=case.department_id,
-        note=note,
-        media=list(media),
-        data=data or {},
-        correlation_id=correlation_id,
-    )
-    session.add(event)
-    return event
 
 
 def apply_transition(
@@ -93,9 +69,18 @@ def apply_transition(
 ) -> CaseEventRow:
     """Decide and write. The caller holds the row lock and commits."""
     actor = Actor(principal.user_id, principal.role, principal.department_ids)
-    decision = decide(case_view(case, now), actor, cmd)
+    view = case_view(case, now)
+    target = None
+    if cmd.action == "merge":
+        check_allowed(view, principal.role, cmd.action)  # who/when first, then which case
+        target, into = dedupe.find_target(session, case, principal, cmd.data.get("into"))
+        default = f"并入案卷 {into.case_no} / merged into case {into.case_no}"
+        cmd = replace(cmd, target=into, note=cmd.note or default)
+    decision = decide(view, actor, cmd)
     before = case.state
     data: dict[str, Any] = dict(cmd.data)
+    if target is not None:
+        dedupe.move_reports(session, case, target, principal, now, data)
     ended_late = deadlines.stage_late(case, now)
     _apply_effects(case, snap, cmd, decision.to_state, now, data)
     case.state = decision.to_state.value
@@ -107,9 +92,13 @@ def apply_transition(
         case.ever_overdue = True
     if decision.to_state is not CaseState.SUSPENDED and cmd.action not in ("resume",):
         deadlines.start_stage(case, snap, now, restart=new_stage_clock)
+    outbox = None
     if decision.to_state is CaseState.CLOSED:
         case.closed_at = now
-    return record_event(
+        # Every reporter, merged ones too, is told: written with the close, sent later.
+        outbox = notify.case_closed(session, case, cmd.note, now)
+        data["notify"] = outbox.summary
+    event = record_event(
         session,
         case,
         action=cmd.action,
@@ -121,6 +110,9 @@ def apply_transition(
         data=data,
         correlation_id=correlation_id,
     )
+    if outbox is not None:
+        outbox.add_to(session, event.seq)
+    return event
 
 
 def _apply_effects(
@@ -186,6 +178,8 @@ def _apply_effects(
         data.update(
             stage=case.stage, due_at=case.stage_due_at.isoformat() if case.stage_due_at else None
         )
+    elif action == "reject_duplicate":
+        data["rejected_case_id"], case.duplicate_of = case.duplicate_of, None
     elif action == "amend":
         from cityops.service.intake import amend_case  # local: intake imports this module
 
@@ -212,6 +206,12 @@ def act(
     snap = app.reference.get()
     now = app.clock()
     with app.sessions.begin() as session:
+        if cmd.action == "merge":
+            # Both cases get locked: always the lower id first, so that two opposite merges
+            # wait for each other instead of deadlocking.
+            other = dedupe.target_id(session, cmd.data.get("into"))
+            if other is not None and other < case_id:
+                _lock_case(session, other)
         case = _lock_case(session, case_id)
         ensure_can_act(case, principal)
         if idempotency_key:
@@ -250,4 +250,5 @@ def _payload(case: CaseRow, event: CaseEventRow) -> dict[str, Any]:
         "grid_code": case.grid_code,
         "department_id": case.department_id,
         "seq": event.seq,
+        **({"into": event.data.get("into")} if event.action == "merge" else {}),
     }

@@ -244,3 +244,15 @@ def test_log_of_another_case_is_rejected() -> None:
     dims = CaseDims(1, MAY, S1, None, None, Channel.HOTLINE)
     with pytest.raises(ValidationFailed):
         facts_from_log(dims, [LoggedEvent(2, 1, "submit", None, "reported", MAY)])
+
+
+def test_a_merged_case_withdraws_its_own_opening() -> None:
+    merged = case(9, S1, G1A, 7, [
+        ("submit", "05-07 09:00", None, {}), ("open", "05-07 09:30", None, {}),
+        ("merge", "05-07 10:00", None, {"into": "x"}),
+    ])  # fmt: skip
+    kept = case(10, S1, G1A, None, [
+        ("submit", "05-07 09:00", None, {}), ("open", "05-07 09:30", None, {}),
+    ])  # fmt: skip
+    [row] = evaluate([merged, kept], Dimension.STREET, MAY, JUNE)
+    assert row.metrics["reported"] == 2 and row.metrics["opened"] == 1

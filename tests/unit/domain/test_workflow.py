@@ -21,6 +21,7 @@ from cityops.domain.workflow import (
     ESCALATION_LEVELS,
     EVENT_NAMES,
     GUARDS,
+    MERGEABLE_STATES,
     PREVIOUS,
     STAY,
     TRANSITIONS,
@@ -28,6 +29,7 @@ from cityops.domain.workflow import (
     CaseView,
     Command,
     Decision,
+    MergeTarget,
     Transition,
     allowed_actions,
     decide,
@@ -42,7 +44,9 @@ USER, OTHER_USER = 100, 200
 RESUME_TO = S.HANDLING  # the state a SUSPENDED case was in before 挂账
 EXTENSION_STATES = frozenset({S.DISPATCHED, S.HANDLING, S.SUSPENDED})
 # states a case may be in without an assigned department
-UNASSIGNED_OK = frozenset({S.REPORTED, S.ACCEPTED, S.INVALID, S.VERIFIED, S.OPENED})
+UNASSIGNED_OK = frozenset({S.REPORTED, S.ACCEPTED, S.INVALID, S.VERIFIED, S.OPENED, S.MERGED})
+DEAD_ENDS = frozenset({S.INVALID, S.MERGED})  # nothing follows 作废 or 已并案
+OPEN_TARGET = MergeTarget("20261118000042", S.DISPATCHED)
 
 ACTIONS = tuple(t.action for t in TRANSITIONS)
 TABLE = frozenset((t.action, s, r) for t in TRANSITIONS for s in t.from_states for r in t.roles)
@@ -68,6 +72,7 @@ def satisfying(t: Transition, state: CaseState, role: Role) -> Triple:
         resume_state=RESUME_TO if state is S.SUSPENDED else None,
         extension_pending="pending_extension" in g,
         past_due="past_due" in g,
+        duplicate_suggested="suggestion" in g,
     )
     actor = Actor(USER, role, frozenset({DEPT}))
     cmd = Command(
@@ -77,6 +82,7 @@ def satisfying(t: Transition, state: CaseState, role: Role) -> Triple:
         rating=4 if "rating" in g else None,
         extension="2wd" if "extension_limit" in g else None,
         data={"category": "E0102"} if "amendment" in g else {},
+        target=OPEN_TARGET if "merge_target" in g else None,
     )
     return case, actor, cmd
 
@@ -120,6 +126,9 @@ VIOLATIONS: dict[str, Violator] = {
     "amendment": _cmd(data={}),
     "past_due": _case(past_due=False),
     "below_city": _case(level="city"),
+    "merge_target": _cmd(target=None),
+    "target_open": _cmd(target=MergeTarget("20261118000042", S.CLOSED)),
+    "suggestion": _case(duplicate_suggested=False),
 }
 
 
@@ -245,6 +254,8 @@ def test_unknown_actions_are_illegal(action: str) -> None:
         "supervise",
         "escalate",
         "amend",
+        "merge",
+        "reject_duplicate",
     }
 
 
@@ -309,12 +320,14 @@ def test_amend_accepts_a_new_location_instead_of_a_category() -> None:
 # --------------------------------------------------------------------------- 4. process facts
 
 
-def test_invalid_is_a_dead_end() -> None:
+@pytest.mark.parametrize("state", sorted(DEAD_ENDS))
+def test_invalid_and_merged_are_dead_ends(state: CaseState) -> None:
+    assert state in TERMINAL_STATES
     for r in Role:
-        assert allowed_actions(view(S.INVALID), r) == []
+        assert allowed_actions(view(state), r) == []
     for a in ACTIONS:
         for r in Role:
-            case, actor, cmd = satisfying(BY_ACTION[a], S.INVALID, r)
+            case, actor, cmd = satisfying(BY_ACTION[a], state, r)
             with pytest.raises(IllegalTransition):
                 decide(case, actor, cmd)
 
@@ -509,6 +522,56 @@ def test_a_pending_extension_does_not_outlive_its_stage(
     )
 
 
+def test_merge_only_before_dispatch_by_the_centre() -> None:
+    for state in MERGEABLE_STATES:
+        for role in (R.ACCEPTOR, R.SHIFT_LEADER, R.DISPATCHER):
+            d = ok(view(state, department_id=None), role, "merge", target=OPEN_TARGET)
+            assert d.to_state is S.MERGED
+    for state in (S.DISPATCHED, S.HANDLING, S.SUSPENDED, S.CHECKED, S.CLOSED):
+        with pytest.raises(IllegalTransition) as info:
+            ok(view(state), R.SHIFT_LEADER, "merge", target=OPEN_TARGET)
+        assert "merge" not in info.value.allowed
+    for role in (R.INSPECTOR, R.HANDLER, R.CITIZEN, R.COMMANDER, R.SYSTEM):
+        with pytest.raises(IllegalTransition):
+            ok(view(S.ACCEPTED), role, "merge", target=OPEN_TARGET)
+
+
+@pytest.mark.parametrize("state", [S.REPORTED, S.DISPATCHED, S.HANDLING, S.SUSPENDED, S.CHECKED])
+def test_any_open_case_may_be_the_target(state: CaseState) -> None:
+    target = MergeTarget("20261118000042", state)
+    assert ok(view(S.ACCEPTED), R.ACCEPTOR, "merge", target=target).to_state is S.MERGED
+
+
+@pytest.mark.parametrize("state", sorted(TERMINAL_STATES))
+def test_a_finished_target_is_refused_and_named(state: CaseState) -> None:
+    target = MergeTarget("20261118000042", state, "20261118000007")
+    with pytest.raises(GuardFailed) as info:
+        ok(view(S.ACCEPTED), R.ACCEPTOR, "merge", target=target)
+    [reason] = info.value.details["reasons"]
+    assert "20261118000042" in reason
+    # a target that was itself merged points on to the case that holds it (no chains, no cycles)
+    assert ("20261118000007" in reason) == (state is S.MERGED)
+
+
+def test_merge_needs_a_target() -> None:
+    with pytest.raises(GuardFailed) as info:
+        ok(view(S.ACCEPTED), R.ACCEPTOR, "merge")
+    assert info.value.details["reasons"] == ["name the case to merge into / 需要指定并入的案卷"]
+
+
+def test_rejecting_a_suggestion_needs_one_and_a_reason() -> None:
+    suggested = view(S.DISPATCHED, duplicate_suggested=True)
+    assert ok(suggested, R.DISPATCHER, "reject_duplicate", note="两处不同的垃圾点").to_state is (
+        S.DISPATCHED
+    )
+    with pytest.raises(GuardFailed):
+        ok(suggested, R.DISPATCHER, "reject_duplicate")
+    with pytest.raises(GuardFailed):
+        ok(view(S.DISPATCHED), R.DISPATCHER, "reject_duplicate", note="不是同一问题")
+    with pytest.raises(IllegalTransition):
+        ok(view(S.MERGED, duplicate_suggested=True), R.ACCEPTOR, "reject_duplicate", note="x")
+
+
 # --------------------------------------------------------------------------- 5. stateful
 
 
@@ -519,6 +582,8 @@ RATINGS = st.sampled_from([None, 0, 1, 4, 5, 6])
 EXTENSIONS = st.sampled_from([None, "2wd", ""])
 DATA = st.sampled_from([{}, {"category": "E0201"}, {"location": [121.4, 31.2]}])
 USERS = st.sampled_from([None, USER, OTHER_USER])
+TARGETS = st.sampled_from([None, OPEN_TARGET, *(MergeTarget("20261118000042", s, "20261118000007")
+                                                  for s in sorted(TERMINAL_STATES))])  # fmt: skip
 MEMBERSHIPS = st.sampled_from(
     [frozenset(), frozenset({DEPT}), frozenset({OTHER_DEPT}), frozenset({DEPT, OTHER_DEPT})]
 )
@@ -532,7 +597,7 @@ class WorkflowMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.case = view(S.REPORTED, department_id=None)
-        self.invalidated = False
+        self.finished = False  # reached a dead end (作废, 已并案)
 
     @initialize(
         # every state, with the busy middle of the process (派遣/处置) twice as likely
@@ -544,6 +609,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         dept=DEPTS,
         level=st.sampled_from(ESCALATION_LEVELS),
         pending=st.booleans(),
+        suggested=st.booleans(),
     )
     def start(
         self,
@@ -555,6 +621,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         dept: int | None,
         level: str,
         pending: bool,
+        suggested: bool,
     ) -> None:
         # a consistent starting point anywhere in the process (department set once dispatched)
         self.case = CaseView(
@@ -568,13 +635,21 @@ class WorkflowMachine(RuleBasedStateMachine):
             reporter_user_id=USER,
             level=level,
             resume_state=resume if state is S.SUSPENDED else None,
-            extension_pending=pending and state in EXTENSION_STATES,
+            # a request belongs to a handling stage, also one suspended from it (not 立案)
+            extension_pending=pending
+            and (resume if state is S.SUSPENDED else state) in EXTENSION_STATES - {S.SUSPENDED},
+            duplicate_suggested=suggested and state not in TERMINAL_STATES,
         )
-        self.invalidated = state is S.INVALID
+        self.finished = state in DEAD_ENDS
 
     @rule()
     def deadline_passes(self) -> None:
         self.case = dataclasses.replace(self.case, past_due=True)
+
+    @rule()
+    def a_similar_report_arrives(self) -> None:  # intake suggests a 并案 on an open case
+        if self.case.state not in TERMINAL_STATES:
+            self.case = dataclasses.replace(self.case, duplicate_suggested=True)
 
     @rule(
         data=st.data(),
@@ -587,6 +662,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         payload=DATA,
         user=USERS,
         member_of=MEMBERSHIPS,
+        into=TARGETS,  # "target" is hypothesis's own keyword
     )
     def act(
         self,
@@ -600,6 +676,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         payload: dict[str, object],
         user: int | None,
         member_of: frozenset[int],
+        into: MergeTarget | None,
     ) -> None:
         case = self.case
         choices = sorted((a, r) for a, s, r in TABLE if s is case.state)
@@ -618,6 +695,7 @@ class WorkflowMachine(RuleBasedStateMachine):
                 rating=4,
                 extension="2wd",
                 data={"category": "E0201"},
+                target=OPEN_TARGET,
             )
         else:
             actor = Actor(user, role, member_of)
@@ -628,6 +706,7 @@ class WorkflowMachine(RuleBasedStateMachine):
                 rating=rating,
                 extension=extension,
                 data=payload,
+                target=into,
             )
         in_table = (action, case.state, role) in TABLE
         try:
@@ -644,7 +723,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             assert e.details["reasons"] == expected and expected
             return
         assert in_table, (action, case.state, role)
-        assert not self.invalidated, "nothing succeeds once the case is invalid"
+        assert not self.finished, "nothing succeeds once the case is invalid or merged"
         t = BY_ACTION[action]
         assert decision.transition is t and decision.from_state is case.state
         assert decision.to_state is expected_to_state(t, case)
@@ -672,11 +751,13 @@ class WorkflowMachine(RuleBasedStateMachine):
             changes["category"] = cmd.data.get("category") or c.category
         elif action == "overdue":
             changes["past_due"] = False
+        elif action in ("merge", "reject_duplicate"):  # the suggestion is decided either way
+            changes["duplicate_suggested"] = False
         if decision.to_state is not c.state:
             changes["past_due"] = False  # a new stage, a new clock
         self.case = dataclasses.replace(c, **changes)  # type: ignore[arg-type]
-        if decision.to_state is S.INVALID:
-            self.invalidated = True
+        if decision.to_state in DEAD_ENDS:
+            self.finished = True
 
     @invariant()
     def state_is_a_case_state(self) -> None:
@@ -692,8 +773,14 @@ class WorkflowMachine(RuleBasedStateMachine):
             assert self.case.resume_state is None
 
     @invariant()
-    def invalid_is_final(self) -> None:
-        assert self.invalidated == (self.case.state is S.INVALID)
+    def invalid_and_merged_are_final(self) -> None:
+        assert self.finished == (self.case.state in DEAD_ENDS)
+
+    @invariant()
+    def merging_decides_the_suggestion(self) -> None:
+        # (a closed case may keep one: it is moot there and comes back with 重新打开)
+        if self.case.state is S.MERGED:
+            assert not self.case.duplicate_suggested
 
     @invariant()
     def assigned_while_being_worked(self) -> None:

@@ -299,3 +299,32 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class NotificationRow(Base):
+    """The outbox: one message to one reporter, written with the event that causes it.
+
+    ``recipient`` is the full address (phone, e-mail, username, Open311 device id) because
+    delivery needs it; every screen masks it. ``event_seq`` is the causing event of the case
+    (e.g. its 结案), so a reporter is told once per close.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint(
+            "case_id", "event_seq", "channel", "recipient", name="uq_notifications_once"
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    event_seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(24))  # case_closed
+    channel: Mapped[str] = mapped_column(String(16))  # sms | email | app | open311
+    recipient: Mapped[str] = mapped_column(String(254))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), index=True)  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from cityops.bootstrap import App
+from cityops.entrypoints import web
 from cityops.entrypoints.api import errors
 from cityops.entrypoints.api.routers import (
     admin,
@@ -15,8 +16,15 @@ from cityops.entrypoints.api.routers import (
     evaluation,
     insight,
     intake,
+    live,
+    media,
+    models,
+    onemap,
     open311,
     ops,
+    screen,
+    telemetry,
+    ui,
     video,
 )
 
@@ -30,8 +38,14 @@ def create_api(app: App) -> FastAPI:
     api.state.cityops = app
     errors.install(api)
     # insight before cases: its /cases/nearby must match before /cases/{case_id}.
-    for module in (auth, intake, insight, cases, admin, evaluation, ops, open311, video):
+    for module in (auth, intake, insight, cases, admin, evaluation, ops, open311, video, media,
+                   models):
         api.include_router(module.router)
+    api.include_router(onemap.router)  # grid layers, locate in every layer
+    api.include_router(telemetry.router)  # city lifeline (docs/lifeline.md)
+    for module in (ui, screen, live):  # the screens' data (docs/web.md)
+        api.include_router(module.router)
+    web.install(api, app)  # pages, /static, /vendor and the live stream's hub
 
     @api.get("/healthz", tags=["ops"], response_model=None)
     def healthz() -> JSONResponse:

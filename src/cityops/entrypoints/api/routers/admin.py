@@ -14,6 +14,7 @@ from sqlalchemy import select
 from cityops.adapters.db.models import AuditRow, CategoryRow, DepartmentRow, RegionRow
 from cityops.domain.calendar import parse_year_schedule
 from cityops.domain.errors import ImportProblem, ImportRejected, ValidationFailed
+from cityops.domain.layers import declared_crs
 from cityops.domain.model import Channel, Role, Urgency
 from cityops.domain.regions import parse_region_csv, parse_region_features
 from cityops.domain.taxonomy import parse_taxonomy
@@ -68,21 +69,32 @@ _REGION_BODY = {
 
 @router.post("/admin/regions", openapi_extra={"requestBody": _REGION_BODY})
 def import_regions(
-    who: Admin, app: AppDep, upload: Annotated[tuple[str, Any], Depends(_region_upload)]
+    who: Admin,
+    app: AppDep,
+    upload: Annotated[tuple[str, Any], Depends(_region_upload)],
+    crs: Annotated[
+        str | None, Query(max_length=32, description="wgs84 (default), gcj02, bd09, cgcs2000")
+    ] = None,
 ) -> dict[str, Any]:
-    """GeoJSON FeatureCollection or CSV (``code,name,level,parent[,wkt]``); all-or-nothing."""
+    """GeoJSON FeatureCollection or CSV (``code,name,level,parent[,wkt]``); all-or-nothing.
+
+    Geometries in GCJ-02 or BD-09 (``crs``, or the GeoJSON ``crs`` member) become WGS-84; grid
+    cells that are invalid, overlap a cell or leave a gap are refused, each named.
+    """
     kind, payload = upload
     existing = admin.region_codes(app)
     if kind == "csv":
+        system = declared_crs({}, crs)
         specs = parse_region_csv(payload, existing)
     elif isinstance(payload, dict):
+        system = declared_crs(payload, crs)
         specs = parse_region_features(payload, existing)
     else:
         raise ImportRejected(
             "regions rejected: not a GeoJSON FeatureCollection",
             [ImportProblem("file", "expected {type: FeatureCollection, features: [...]}")],
         )
-    return _result(admin.import_regions(app, specs, who.username))
+    return _result(admin.import_regions(app, specs, who.username, crs=system))
 
 
 @router.post("/admin/departments")

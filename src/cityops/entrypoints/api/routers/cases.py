@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cityops.domain.workflow import TRANSITIONS, Command
 from cityops.entrypoints.api.deps import AppDep, PrincipalDep
+from cityops.service import notify
+from cityops.service.media import check_refs
 from cityops.service.queries import CaseFilter, case_detail, list_cases
 from cityops.service.workflow import Outcome, act
 
@@ -37,12 +39,13 @@ def cases(
     created_to: Annotated[datetime | None, Query(alias="to")] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     triage: Annotated[str | None, Query(pattern="^(locate|classify)$")] = None,
+    suggested: Annotated[bool | None, Query(description="open, with a 并案 suggestion")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page:
     flt = CaseFilter(
         state, category, area, department_id, channel, overdue, created_from, created_to, q,
-        triage,
+        triage, suggested,
     )  # fmt: skip
     total, items = list_cases(app, principal, flt, limit, offset)
     return Page(total=total, limit=limit, offset=offset, items=items)
@@ -69,15 +72,22 @@ def case(case_id: int, app: AppDep, principal: PrincipalDep) -> dict[str, Any]:
     return case_detail(app, principal, case_id)
 
 
+@router.get("/{case_id}/notifications")
+def notifications(case_id: int, app: AppDep, principal: PrincipalDep) -> dict[str, Any]:
+    """What the case's reporters were told (结案 notices) and whether it was delivered."""
+    return notify.for_case(app, principal, case_id)
+
+
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(None, max_length=2000)
     department_id: int | None = None
     rating: int | None = None
     extension: str | None = Field(None, max_length=12, description="e.g. 2wd, 8wh, 12h")
-    media: list[str] = Field(default_factory=list, max_length=9)
+    media: list[str] = Field(default_factory=list, max_length=9, description="media://<id>, URLs")
     category: str | None = Field(None, pattern=r"^[CE]\d{4}$", description="amend only")
     location: dict[str, Any] | None = Field(None, description="amend only: lon/lat or grid_code")
+    into: str | None = Field(None, max_length=20, description="merge only: the case number")
 
 
 class OutcomeOut(BaseModel):
@@ -99,7 +109,12 @@ def take_action(
     principal: PrincipalDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> OutcomeOut:
-    """Take one workflow step. An illegal step is a 409 listing the allowed next steps."""
+    """Take one workflow step. An illegal step is a 409 listing the allowed next steps.
+
+    ``merge`` (并案) names the case to merge into with ``into`` (its case number);
+    ``reject_duplicate`` (不予并案) clears the intake's suggestion and needs a ``note``.
+    """
+    check_refs(app, body.media, "media")  # media://<id> must be uploaded; URLs pass
     department_id = body.department_id
     if action == "dispatch" and department_id is None:
         # Follow the responsibility list's proposal unless the dispatcher chose otherwise.
@@ -108,6 +123,8 @@ def take_action(
     data: dict[str, Any] = {}
     if action == "amend":
         data = {k: v for k, v in (("category", body.category), ("location", body.location)) if v}
+    elif action == "merge":
+        data = {"into": body.into}
     cmd = Command(
         action=action,
         note=body.note,

@@ -11,10 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cityops.domain.errors import Forbidden, ValidationFailed
 from cityops.domain.model import Channel, Role
 from cityops.entrypoints.api.deps import AppDep, PrincipalDep
+from cityops.service import media
 from cityops.service.intake import ReportInput, Submitted, submit, submit_batch
 from cityops.service.principal import Principal
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake 上报"])
+
+
+# ``media://<id>`` from POST /api/v1/media (must exist), an http(s) URL, or a channel's own ref.
+Photo = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class Location(BaseModel):
@@ -49,7 +54,7 @@ class InspectorReport(BaseModel):
     category: str = Field(pattern=r"^[CE]\d{4}$")
     description: str = Field(min_length=1, max_length=5000)
     location: Location
-    photos: list[str] = Field(default_factory=list, max_length=9)
+    photos: list[Photo] = Field(default_factory=list, max_length=9)
     component_code: str | None = Field(None, pattern=r"^\d{16}$")
 
 
@@ -61,7 +66,7 @@ class CitizenReport(BaseModel):
     category: str = Field(pattern=r"^[CE]\d{4}$")
     description: str = Field(min_length=1, max_length=5000)
     location: Location
-    photos: list[str] = Field(default_factory=list, max_length=9)
+    photos: list[Photo] = Field(default_factory=list, max_length=9)
     contact_name: str | None = Field(None, max_length=100)
     contact_phone: str | None = Field(None, max_length=32)
 
@@ -173,6 +178,7 @@ async def inspector(
     principal: PrincipalDep,
 ) -> SubmittedOut:
     _allow(principal, Channel.INSPECTOR, Role.INSPECTOR)
+    media.check_refs(app, body.photos, "photos")
     report = ReportInput(
         channel=Channel.INSPECTOR,
         source_id=f"{principal.username}:{body.report_id}",
@@ -192,6 +198,7 @@ async def citizen(
     body: CitizenReport, request: Request, response: Response, app: AppDep, principal: PrincipalDep
 ) -> SubmittedOut:
     _allow(principal, Channel.CITIZEN, Role.CITIZEN)
+    media.check_refs(app, body.photos, "photos")
     report = ReportInput(
         channel=Channel.CITIZEN,
         source_id=f"{principal.username}:{body.client_request_id}",

@@ -1,0 +1,168 @@
+"""Telemetry points/s through ingest (decode SenML → resolve → clean → store history,
+roll-ups, latest) in process, no broker, against a raw ``executemany`` of the same rows.
+
+The peer writes exactly the (series_id, ts, value) rows the pipeline stored, into the same
+readings table (same key), in transactions of the same size, with no Python work between:
+the ratio is what decoding, idempotency, roll-ups and latest values cost over the bare
+history insert. Messages are SenML packs of ``--records`` records (one device, its metrics
+over several seconds), ingested ``--batch`` messages per call as the pipeline does.
+
+Prints one JSON object per line: name, value, unit, peer, peer_value, ratio.
+Usage: python bench/telemetry_ingest.py [--devices 10000] [--points 300000] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import orjson
+from sqlalchemy import select, text
+
+from cityops.adapters.db.lifeline_models import ReadingRow
+from cityops.adapters.db.models import DepartmentRow
+from cityops.bootstrap import App, bootstrap
+from cityops.config import Settings
+from cityops.domain.lifeline.assets import AssetKind, AssetSpec, DeviceSpec, MetricSpec
+from cityops.service.telemetry import RawMessage, telemetry
+from cityops.service.telemetry.assets import import_assets, import_devices
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+METRICS = (("pressure", "MPa"), ("flow", "m3/h"), ("temp", "Cel"))
+NOW = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
+
+
+def _setup(url: str, devices: int) -> App:
+    app = bootstrap(Settings(database_url=url, model_dir=None), clock=lambda: NOW)
+    with app.sessions.begin() as s:
+        s.add(DepartmentRow(code="gas", name="燃气集团", level="city", region_code=None,
+                            kinds=["gas"]))  # fmt: skip
+    app.reference.invalidate()
+    assets = [AssetSpec(f"A{i:06d}", AssetKind.GAS_PIPE, f"管段{i}", "gas",
+                        {"type": "LineString", "coordinates": [[121.4, 31.1], [121.5, 31.2]]})
+              for i in range(devices // 10 + 1)]  # fmt: skip
+    import_assets(app, assets, [], "bench")
+    specs = [DeviceSpec(f"D{i:06d}", f"A{i // 10:06d}", f"设备{i}",
+                        tuple(MetricSpec(m, u, 1.0) for m, u in METRICS))
+             for i in range(devices)]  # fmt: skip
+    import_devices(app, specs, [], "bench")
+    return app
+
+
+def _messages(devices: int, points: int, records: int) -> list[RawMessage]:
+    """SenML packs: base name and time, then (metric, relative t) records."""
+    steps = max(1, records // len(METRICS))
+    t0 = NOW.timestamp() - 3600
+    out = []
+    n_messages = points // (steps * len(METRICS))
+    for j in range(n_messages):
+        device, round_ = j % devices, j // devices
+        base = t0 + round_ * steps
+        pack: list[dict[str, object]] = [{"bn": f"D{device:06d}:", "bt": base}]
+        for step in range(steps):
+            for m, (metric, _) in enumerate(METRICS):
+                rec = {"n": metric, "t": step, "v": round(0.3 + 0.001 * ((j + step + m) % 97), 4)}
+                if len(pack) == 1 and not pack[0].get("n"):
+                    pack[0].update(rec)
+                else:
+                    pack.append(rec)
+        out.append(RawMessage("bench", orjson.dumps(pack), NOW.timestamp(),
+                              "application/senml+json"))  # fmt: skip
+    return out
+
+
+def _pipeline(app: App, messages: list[RawMessage], batch: int) -> tuple[float, int]:
+    tel = telemetry(app)
+    tel.registry.get()  # warm, as a running server is
+    start = time.perf_counter()
+    accepted = 0
+    for i in range(0, len(messages), batch):
+        accepted += tel.ingest(messages[i : i + batch]).accepted
+    return accepted / (time.perf_counter() - start), accepted
+
+
+def _raw(url: str, app_rows: list[tuple[int, int, float]], batch_points: int) -> float:
+    app = bootstrap(Settings(database_url=url, model_dir=None))
+    raw = app.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        sqlite = app.engine.dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        sql = f"INSERT INTO telemetry_readings (series_id, ts, value) VALUES ({mark},{mark},{mark})"
+        if not sqlite:  # the peer needs the day partitions too (made before the clock starts)
+            telemetry(app).store.ensure_partitions(
+                app.engine, __import__("numpy").array([r[1] for r in app_rows]))
+        start = time.perf_counter()
+        for i in range(0, len(app_rows), batch_points):
+            if sqlite:
+                cur.execute("BEGIN IMMEDIATE")
+            cur.executemany(sql, app_rows[i : i + batch_points])
+            raw.commit()
+        rate = len(app_rows) / (time.perf_counter() - start)
+    finally:
+        raw.close()
+        app.dispose()
+    return rate
+
+
+def _emit(name: str, value: float, peer: str, peer_value: float, unit: str = "points/s") -> None:
+    print(json.dumps({"name": name, "value": round(value, 1), "unit": unit, "peer": peer,
+                      "peer_value": round(peer_value, 1),
+                      "ratio": round(value / peer_value, 4)}))  # fmt: skip
+
+
+def _run(engine: str, fresh_url: Callable[[], str], args: argparse.Namespace) -> None:
+    messages = _messages(args.devices, args.points, args.records)
+    url = fresh_url()
+    app = _setup(url, args.devices)
+    rate, accepted = _pipeline(app, messages, args.batch)
+    with app.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(select(ReadingRow.series_id, ReadingRow.ts,
+                                                      ReadingRow.value))]  # fmt: skip
+        conn.execute(text("SELECT 1"))
+    app.dispose()
+    per_batch = accepted // max(1, len(messages) // args.batch)
+    peer = _raw(fresh_url(), rows, per_batch)  # type: ignore[arg-type]
+    _emit(f"telemetry_ingest_{engine}", rate, f"raw_executemany_{engine}", peer)
+    _emit(f"telemetry_ingest_{engine}_vs_goal", rate, "goal", 60_000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--points", type=int, default=300_000)
+    parser.add_argument("--records", type=int, default=30, help="SenML records per message")
+    parser.add_argument("--batch", type=int, default=500, help="messages per ingest call")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        counter = iter(range(100))
+        _run("sqlite", lambda: f"sqlite:///{tmp}/bench{next(counter)}.db", args)
+    if args.no_postgres:
+        return
+    import psycopg
+
+    created: list[str] = []
+
+    def fresh_pg() -> str:
+        name = f"cityops_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+    try:
+        _run("postgres", fresh_pg, args)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            for name in created:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Screenshots of every screen for docs/screenshots: ``python -m tests.browser.screenshots``.
+
+Builds the demo city with 30 days of simulated history (a few minutes), serves it, signs in
+as the commander and shoots each registered page at its own viewport. Pages' names on the
+command line limit it to those.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from cityops.bootstrap import bootstrap
+from cityops.demo.load import load_demo
+from cityops.entrypoints.web.pages import PAGES
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_history, settings
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+READY = {"screen": "#screen[data-ready='1']"}  # a page's "fully drawn" selector, if it has one
+
+
+def main(names: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = bootstrap(settings(Path(tmp) / "cityops.db"))
+        load_demo(app)
+        print("simulated reports:", add_history(app, days=30, per_day=40))
+        server = LiveServer.start(app)
+        token = server.token("commander")
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                for page in PAGES:
+                    if names and page.name not in names:
+                        continue
+                    width, height = page.viewport
+                    ctx = browser.new_context(viewport={"width": width, "height": height})
+                    if page.staff:
+                        ctx.add_init_script(
+                            f"localStorage.setItem('cityops.token', {token!r});"
+                            "localStorage.setItem('cityops.user', '{\"username\":\"commander\"}')"
+                        )
+                    tab = ctx.new_page()
+                    tab.goto(server.url + page.path)
+                    if page.name in READY:
+                        tab.wait_for_selector(READY[page.name], state="attached", timeout=30_000)
+                    tab.wait_for_timeout(2500)  # animations settle
+                    OUT.mkdir(parents=True, exist_ok=True)
+                    tab.screenshot(path=str(OUT / f"{page.name}.png"))
+                    print("wrote", OUT / f"{page.name}.png")
+                    ctx.close()
+                browser.close()
+        finally:
+            server.stop()
+            app.dispose()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,82 @@
+"""A real server for browser tests and screenshots: uvicorn in a thread over a demo database."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from cityops.bootstrap import App
+from cityops.config import Settings
+from cityops.demo.city import DEMO_PASSWORD, generate_demo_city
+from cityops.demo.simulator import Simulator
+from cityops.entrypoints.api.app import create_api
+from cityops.service.live import LiveHub
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags the closed network refuses many connections.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def settings(db: Path, **extra: object) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{db}", argon2_time_cost=1, argon2_memory_kib=1024,
+        model_dir=None, media_dir=db.parent / "media", **extra,
+    )  # fmt: skip
+
+
+def add_history(app: App, days: float, per_day: int) -> int:
+    """Simulated reports and their handling up to now, so the screens show real numbers."""
+    end = app.clock()
+    return Simulator(app, generate_demo_city()).backfill(end - timedelta(days=days), end, per_day)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    app: App
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    hub: LiveHub
+
+    @classmethod
+    def start(cls, app: App) -> LiveServer:
+        port = free_port()
+        api = create_api(app)
+        config = uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning",
+                                timeout_graceful_shutdown=1)  # fmt: skip
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.05)
+        return cls(app, f"http://127.0.0.1:{port}", server, thread, api.state.live_hub)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.hub.stop()
+        self.thread.join(10)
+
+    def token(self, username: str) -> str:
+        r = httpx.post(f"{self.url}/api/v1/auth/token",
+                       json={"username": username, "password": DEMO_PASSWORD})  # fmt: skip
+        r.raise_for_status()
+        return str(r.json()["access_token"])

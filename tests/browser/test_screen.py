@@ -1,0 +1,102 @@
+"""指挥大屏 in a real browser: map polygons and charts render, and a new case shows up live."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import Console, signed_in
+from tests.browser.server import LiveServer
+from tests.helpers import STREET_A, point_in
+
+# One worker runs them all, so the session has one server and one browser (make test).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+CHARTS = ("#chart-channels", "#chart-categories", "#chart-24h", "#chart-30d")
+
+
+def _open_screen(context: Any, live_server: LiveServer, console: Console) -> Any:
+    page = signed_in(context, live_server, "commander", console)
+    page.goto(f"{live_server.url}/screen")
+    page.wait_for_selector("#screen[data-ready='1']", state="attached")
+    return page
+
+
+def _kpi(page: Any, name: str) -> int:
+    text = page.locator(f"[data-kpi='{name}'] .kpi__value").inner_text()
+    return int(text.replace(",", ""))
+
+
+def _report(live_server: LiveServer, source: str) -> dict[str, Any]:
+    lon, lat, _ = point_in(STREET_A, seed=zlib.crc32(source.encode()))
+    body = {"client_request_id": source, "category": "E0102", "description": "小区门口暴露垃圾",
+            "location": {"lon": lon, "lat": lat}}  # fmt: skip
+    r = httpx.post(f"{live_server.url}/api/v1/intake/citizen", json=body,
+                   headers={"Authorization": f"Bearer {live_server.token('citizen')}"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def test_screen_renders_map_and_charts_without_console_errors(
+    context: Any, live_server: LiveServer, console: Console
+) -> None:
+    page = _open_screen(context, live_server, console)
+    assert int(page.locator("#map").get_attribute("data-cells")) == 600  # every grid cell
+    # grid cells + street and district outlines, drawn as SVG paths on a plain background
+    assert page.locator("#map .leaflet-overlay-pane path").count() >= 600 + 12 + 3
+    assert page.locator("#map .leaflet-tile").count() == 0  # no tile URL configured
+    assert int(page.locator("#map").get_attribute("data-markers")) > 0  # open cases
+    for selector in CHARTS:
+        box = page.locator(f"{selector} canvas").first.bounding_box()
+        assert box and box["width"] > 200 and box["height"] > 100, selector
+    overview = httpx.get(f"{live_server.url}/api/v1/screen/overview",
+                         headers={"Authorization": f"Bearer {live_server.token('commander')}"})
+    page.wait_for_function(  # the count-up animation settles on the server's figure
+        "n => document.querySelector(\"[data-kpi='reported'] .kpi__value\").textContent == n",
+        arg=str(overview.json()["today"]["reported"]),
+    )
+    page.locator("#ranking tr").first.wait_for()  # the ranking arrives after the rest
+    assert page.locator("#hot-grids li").count() > 0
+    assert page.locator("#feed li").count() > 0
+    page.wait_for_selector("#live-status[data-state='live']")
+    assert console.errors == []
+
+
+def test_screen_updates_when_a_new_case_arrives(
+    context: Any, live_server: LiveServer, console: Console
+) -> None:
+    page = _open_screen(context, live_server, console)
+    page.wait_for_selector("#live-status[data-state='live']")
+    page.wait_for_timeout(900)  # let the opening count-up finish
+    before = _kpi(page, "reported")
+    markers = int(page.locator("#map").get_attribute("data-markers"))
+    case = _report(live_server, "browser-live-1")
+    item = page.locator(f"#feed li[data-case='{case['case_no']}']").first
+    item.wait_for()  # pushed by the live stream, no reload
+    assert ("并案上报" if case["merged"] else "新上报") in item.inner_text()
+    page.wait_for_function(
+        "n => document.querySelector(\"[data-kpi='reported'] .kpi__value\").textContent == n",
+        arg=str(before + 1),
+    )
+    new_marker = 0 if case["merged"] else 1  # a repeat report joins its case (并案)
+    assert int(page.locator("#map").get_attribute("data-markers")) == markers + new_marker
+    assert console.errors == []
+
+
+def test_screen_switches_to_english_in_place(
+    context: Any, live_server: LiveServer, console: Console
+) -> None:
+    page = _open_screen(context, live_server, console)
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_role("button", name="English").click()
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.locator(".screen-title h1").inner_text().endswith("City Operations Command Screen")
+    assert page.locator("[data-kpi='reported'] .kpi__label").inner_text() == "Reports"
+    assert page.evaluate("window.__sameDocument") is True  # no reload: nothing typed is lost
+    assert page.evaluate("localStorage.getItem('cityops.lang')") == "en"
+    page.reload()
+    page.wait_for_selector("#screen[data-ready='1']", state="attached")
+    assert page.locator("[data-kpi='reported'] .kpi__label").inner_text() == "Reports"
+    assert console.errors == []

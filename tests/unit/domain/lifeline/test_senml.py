@@ -1,0 +1,129 @@
+"""SenML (RFC 8428) resolution: base fields, relative times, validation naming the record."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cityops.domain.lifeline.payload import points_from_senml, split_name
+from cityops.domain.lifeline.senml import (
+    RELATIVE_LIMIT,
+    ResolvedRecord,
+    SenMLError,
+    parse_pack,
+    resolve,
+)
+
+NOW = 1_795_000_000.0
+names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9:./_-]{0,20}", fullmatch=True)
+finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
+abs_times = st.floats(min_value=RELATIVE_LIMIT, max_value=4e9, allow_nan=False)
+units = st.none() | st.sampled_from(["Cel", "MPa", "%RH", "m3/h"])
+values = finite | st.booleans() | st.text(max_size=5)
+records = st.builds(
+    ResolvedRecord, names, abs_times, units, values | st.none(), st.none() | finite
+).filter(lambda r: r.value is not None or r.sum is not None)
+
+
+def test_rfc_example_with_base_fields() -> None:
+    pack = [{"bn": "urn:dev:ow:10e2073a01080063:", "bt": 1.320067464e9, "bu": "%RH", "v": 20},
+            {"u": "lon", "v": 24.30621}, {"n": "temp", "u": "Cel", "t": 60, "v": 23.1}]  # fmt: skip
+    out = resolve(pack, NOW)
+    assert [r.name for r in out] == ["urn:dev:ow:10e2073a01080063:"] * 2 + [
+        "urn:dev:ow:10e2073a01080063:temp"
+    ]
+    assert [r.time for r in out] == [1.320067464e9, 1.320067464e9, 1.320067524e9]
+    assert [r.unit for r in out] == ["%RH", "lon", "Cel"]
+    assert out[2].value == 23.1
+
+
+@given(st.lists(records, min_size=1, max_size=10))
+def test_resolved_records_round_trip(recs: list[ResolvedRecord]) -> None:
+    assert resolve([r.as_senml() for r in recs], NOW) == recs
+
+
+@given(st.lists(records, min_size=1, max_size=10), st.sampled_from(["", "dev1:", "a/b/"]),
+       st.floats(min_value=RELATIVE_LIMIT, max_value=3e9))  # fmt: skip
+def test_base_fields_compress_losslessly(
+    recs: list[ResolvedRecord], prefix: str, bt: float
+) -> None:
+    """Writing records with bn/bt (and numbers relative to them) resolves to the same."""
+    pack: list[dict[str, Any]] = []
+    for r in recs:
+        rec = r.as_senml()
+        rec["n"] = r.name
+        rec["t"] = r.time - bt
+        pack.append(rec)
+    pack[0] = {"bn": prefix, "bt": bt, **pack[0]}
+    expected = [ResolvedRecord(prefix + r.name, bt + (r.time - bt), r.unit, r.value, r.sum)
+                for r in recs]  # fmt: skip
+    assert resolve(pack, NOW) == expected
+
+
+@given(st.floats(min_value=-RELATIVE_LIMIT + 1, max_value=RELATIVE_LIMIT - 1))
+def test_small_times_are_relative_to_now(t: float) -> None:
+    (r,) = resolve([{"n": "x", "t": t, "v": 1}], NOW)
+    assert r.time == pytest.approx(NOW + t)
+
+
+def test_absent_time_means_now_and_base_value_adds() -> None:
+    out = resolve([{"bn": "d:", "bv": 10, "bs": 100, "n": "a", "v": 1.5},
+                   {"n": "b", "s": 2}], NOW)  # fmt: skip
+    assert out[0].time == NOW and out[0].value == 11.5
+    assert out[1].value is None and out[1].sum == 102
+
+
+@pytest.mark.parametrize(
+    ("pack", "record", "fragment"),
+    [
+        ({"n": "x", "v": 1}, None, "JSON array"),
+        ([{"n": "x", "v": 1}, {"n": "y"}], 1, "neither a value nor a sum"),
+        ([{"n": "x", "v": float("nan")}], 0, "finite"),
+        ([{"n": "x", "v": float("inf")}], 0, "finite"),
+        ([{"n": "x", "v": "1"}], 0, "v must be a number"),
+        ([{"n": "x", "v": True}], 0, "v must be a number"),
+        ([{"n": "x", "v": 1, "vs": "a"}], 0, "more than one value"),
+        ([{"n": "x", "vb": 1}], 0, "vb must be true or false"),
+        ([{"n": "-x", "v": 1}], 0, "invalid or missing name"),
+        ([{"v": 1}], 0, "invalid or missing name"),
+        ([{"n": "x", "v": 1, "foo_": 2}], 0, "must-understand"),
+        ([{"bver": 11, "n": "x", "v": 1}], 0, "newer"),
+        ([{"n": "x", "v": 1}, 5], 1, "JSON object"),
+        ([{"n": "x", "t": "now", "v": 1}], 0, "t must be a number"),
+    ],
+)
+def test_malformed_packs_name_the_record(pack: Any, record: int | None, fragment: str) -> None:
+    with pytest.raises(SenMLError) as info:
+        parse_pack(pack, NOW)
+    assert info.value.record == record
+    assert fragment in str(info.value)
+
+
+def test_nan_is_its_own_reason_and_unknown_fields_without_underscore_are_ignored() -> None:
+    with pytest.raises(SenMLError) as info:
+        parse_pack([{"n": "x", "v": math.nan}], NOW)
+    assert info.value.code == "not_finite"
+    assert resolve([{"n": "x", "v": 1, "foo": 2}], NOW)[0].value == 1
+
+
+def test_names_split_into_device_and_metric() -> None:
+    assert split_name("SJ-GP-0001:pressure", None) == ("SJ-GP-0001", "pressure")
+    assert split_name("gw/SJ-GP-0001/pressure", None) == ("gw/SJ-GP-0001", "pressure")
+    assert split_name("urn:dev:cityops:SJ-1:ch4", None) == ("SJ-1", "ch4")
+    assert split_name("ch4", "SJ-1") == ("SJ-1", "ch4")
+    assert split_name("ch4", None) == (None, "ch4")
+
+
+def test_points_take_numbers_booleans_and_sums_and_reject_strings() -> None:
+    pack = parse_pack([{"bn": "D1:", "n": "a", "v": 2}, {"n": "open", "vb": True},
+                       {"n": "total", "s": 7.5}, {"n": "msg", "vs": "hi"}, {"n": "b", "v": 3}],
+                      NOW)  # fmt: skip
+    pts = points_from_senml(pack)
+    assert pts.metrics == ["a", "open", "total", "b"]
+    assert pts.values == [2.0, 1.0, 7.5, 3.0]
+    assert pts.origin == [0, 1, 2, 4]
+    assert [p[:2] for p in pts.problems] == [(3, "non_numeric")]

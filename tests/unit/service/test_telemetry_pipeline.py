@@ -1,0 +1,89 @@
+"""The telemetry pipeline: bounded memory (backpressure), batching, ack after commit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from cityops.service.telemetry.decode import RawMessage
+from cityops.service.telemetry.ingest import IngestResult, MessageResult
+from cityops.service.telemetry.pipeline import TelemetryPipeline
+
+
+def _msg(i: int, size: int = 100) -> RawMessage:
+    return RawMessage("test", b"x" * size, float(i))
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.fail = 0
+
+    def __call__(self, messages: Sequence[RawMessage]) -> IngestResult:
+        self.gate.wait(10)
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("database away")
+        self.batches.append(len(messages))
+        return IngestResult([MessageResult(accepted=1) for _ in messages], accepted=len(messages))
+
+
+def test_a_full_queue_refuses_or_blocks_and_memory_stays_bounded() -> None:
+    store = _Store()
+    store.gate.clear()  # the writer is stuck: nothing drains
+    p = TelemetryPipeline(store, max_bytes=1000, batch_messages=5, batch_wait_s=0.01)
+    p.start()
+    try:
+        accepted = sum(p.submit(_msg(i), block=False) for i in range(50))
+        assert accepted <= 15  # 10 queued + at most one batch taken by the stuck writer
+        assert p.stats.refused == 50 - accepted
+        assert p.submit(_msg(99), timeout=0.05) is False
+        assert p.stats.peak_bytes <= 1000
+        store.gate.set()
+        assert p.drain(10)
+        assert p.submit(_msg(100), block=False)
+        assert p.drain(10)
+    finally:
+        p.stop()
+    assert sum(store.batches) == accepted + 1 and max(store.batches) <= 5
+
+
+def test_acks_come_after_commit_and_failures_are_retried() -> None:
+    store = _Store()
+    store.fail = 2
+    acks: list[int] = []
+    p = TelemetryPipeline(store, max_bytes=10_000, batch_messages=50, batch_wait_s=0.01,
+                          retry_s=0.01)  # fmt: skip
+    p.start()
+    try:
+        for i in range(20):
+            p.submit(_msg(i), lambda i=i: acks.append(i))
+        assert p.drain(10)
+    finally:
+        p.stop()
+    assert sorted(acks) == list(range(20))
+    assert p.stats.failures == 2 and p.stats.accepted == 20
+
+
+def test_a_message_that_always_fails_goes_to_the_poison_handler() -> None:
+    poisoned: list[float] = []
+
+    def ingest(messages: Sequence[RawMessage]) -> IngestResult:
+        if any(m.received_at == 3.0 for m in messages):
+            raise ValueError("bug")
+        return IngestResult([MessageResult() for _ in messages])
+
+    acks: list[int] = []
+    p = TelemetryPipeline(ingest, max_bytes=10_000, batch_messages=10, batch_wait_s=0.05,
+                          retry_s=0.001,
+                          on_poison=lambda m, _: poisoned.append(m.received_at))
+    p.start()
+    try:
+        for i in range(6):
+            p.submit(_msg(i), lambda i=i: acks.append(i))
+        assert p.drain(10)
+    finally:
+        p.stop()
+    assert poisoned == [3.0] and sorted(acks) == list(range(6))
