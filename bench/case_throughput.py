@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 
+from benchdb import emit, postgres_urls, sqlite_urls
 from sqlalchemy import Engine, Table, select
 
 from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow
@@ -31,7 +30,6 @@ from cityops.domain.model import Channel
 from cityops.service.intake import ReportInput, submit, submit_batch
 from cityops.service.principal import SYSTEM
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TABLES: list[Table] = [CaseRow.__table__, ReportRow.__table__, CaseEventRow.__table__]  # type: ignore[list-item]
 
 
@@ -110,20 +108,15 @@ def _raw_insert(url: str, rows: dict[str, list], n: int) -> float:
     return rate
 
 
-def _emit(name: str, value: float, peer: str, peer_value: float) -> None:
-    line = {"name": name, "value": round(value, 1), "unit": "reports/s", "peer": peer,
-            "peer_value": round(peer_value, 1), "ratio": round(value / peer_value, 4)}  # fmt: skip
-    print(json.dumps(line))
-
-
 def _run(engine_name: str, fresh_url: Callable[[], str], reports: list[ReportInput]) -> None:
     for batch in (1, 200):
         rate, rows = _pipeline(fresh_url(), reports, batch)
         raw = _raw_insert(fresh_url(), rows, len(reports))
         label = "single" if batch == 1 else f"batch{batch}"
-        _emit(f"case_intake_{engine_name}_{label}", rate, f"raw_batched_insert_{engine_name}", raw)
+        emit(f"case_intake_{engine_name}_{label}", rate, "reports/s",
+             f"raw_batched_insert_{engine_name}", raw)  # fmt: skip
         if engine_name == "sqlite":
-            _emit(f"case_intake_{engine_name}_{label}_vs_goal", rate, "goal", 1000)
+            emit(f"case_intake_{engine_name}_{label}_vs_goal", rate, "reports/s", "goal", 1000)
 
 
 def main() -> None:
@@ -132,28 +125,11 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     reports = _reports(args.n)
-    with tempfile.TemporaryDirectory() as tmp:
-        counter = iter(range(100))
-        _run("sqlite", lambda: f"sqlite:///{tmp}/bench{next(counter)}.db", reports)
-    if args.no_postgres:
-        return
-    import psycopg
-
-    created: list[str] = []
-
-    def fresh_pg() -> str:
-        name = f"cityops_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-    try:
-        _run("postgres", fresh_pg, reports)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            for name in created:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with sqlite_urls() as fresh:
+        _run("sqlite", fresh, reports)
+    if not args.no_postgres:
+        with postgres_urls() as fresh:
+            _run("postgres", fresh, reports)
 
 
 if __name__ == "__main__":

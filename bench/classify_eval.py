@@ -11,15 +11,18 @@ stderr when its files are absent):
     alone fixes the owner except for "Other" (ITA or BOS): a lookup peer shows how trivial it is.
 
 Ours: ``TextClassifier`` (TF-IDF words + characters, body + subject; LinearSVC + ComplementNB;
-temperature-calibrated). Peer: TF-IDF (jieba words, default settings) + LinearSVC, in the same
-run, on the same splits. Splits: stratified 5-fold cross-validation (random_state=0, scores
-averaged over folds) and one stratified 80/20 split (random_state=0, via ``train_from_rows``).
+plus a logistic regression on multilingual sentence embeddings; temperature-calibrated). Peer:
+TF-IDF (jieba words, default settings) + LinearSVC, in the same run, on the same splits.
+Splits: stratified 5-fold cross-validation on each of the seeds ``--seeds`` (0, 1, 2; scores
+averaged over folds, then over seeds; the fold spread is printed per seed) and one stratified
+80/20 split (random_state=0, via ``train_from_rows``).
 Metrics: accuracy, macro-F1, top-3 accuracy; for ours also ECE (expected calibration error of
 the top-1 confidence, lower is better) and the share and accuracy of reports labelled
 automatically at confidence ≥ 0.6 (the rest would go to triage).
 
 Prints one JSON object per line: name, value, unit, peer, peer_value, ratio (value / peer).
-Usage: python bench/classify_eval.py [--folds 5] [--ablations]
+Also: the inference cost of one report (``decide``, embedding not memoised), in ms.
+Usage: python bench/classify_eval.py [--folds 5] [--seeds 0,1,2] [--ablations]
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from cityops.classify import (
     ClassifierConfig,
     Metrics,
     TextClassifier,
+    embedding,
     score_predictions,
     tokenize,
     train_from_rows,
@@ -95,10 +99,11 @@ def baseline(train_x: list[str], train_y: list[str], test_x: list[str]) -> Ranke
 
 
 def cross_validate(
-    model: Model, texts: list[str], labels: list[str], folds: int
+    model: Model, texts: list[str], labels: list[str], folds: int, seed: int = 0
 ) -> tuple[dict[str, float], list[tuple[str, list[str], float]]]:
-    """Mean metrics over stratified folds, and every (truth, ranked, confidence) out of fold."""
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
+    """Mean metrics over stratified folds (``macro_f1_sd``: their spread), and every
+    (truth, ranked, confidence) out of fold."""
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     per_fold: list[Metrics] = []
     pooled: list[tuple[str, list[str], float]] = []
     for train, test in splitter.split(texts, labels):
@@ -109,7 +114,22 @@ def cross_validate(
         per_fold.append(score_predictions(truth, ranked, confidence))
         pooled.extend(zip(truth, ranked, confidence, strict=True))
     keys = ("accuracy", "macro_f1", "top3_accuracy", "ece")
-    return {k: float(np.mean([getattr(m, k) for m in per_fold])) for k in keys}, pooled
+    out = {k: float(np.mean([getattr(m, k) for m in per_fold])) for k in keys}
+    out["macro_f1_sd"] = float(np.std([m.macro_f1 for m in per_fold]))
+    return out, pooled
+
+
+def over_seeds(
+    model: Model, texts: list[str], labels: list[str], folds: int, seeds: Sequence[int]
+) -> tuple[dict[str, float], list[dict[str, float]], list[tuple[str, list[str], float]]]:
+    """Metrics averaged over the CV seeds, the per-seed metrics, and seed 0's pooled rows."""
+    per_seed, first = [], []
+    for seed in seeds:
+        metrics, pooled = cross_validate(model, texts, labels, folds, seed)
+        per_seed.append(metrics)
+        first = first or pooled
+    keys = per_seed[0].keys()
+    return {k: float(np.mean([m[k] for m in per_seed])) for k in keys}, per_seed, first
 
 
 def holdout_baseline(texts: list[str], labels: list[str]) -> Metrics:
@@ -143,7 +163,21 @@ def report(
 # -- data sets ---------------------------------------------------------------------------------
 
 
-def run_cn(folds: int, ablations: bool) -> None:
+def inference_ms(model: TextClassifier, texts: list[str]) -> tuple[float, float]:
+    """(ms per report for ``decide`` one at a time, of which the sentence embedding)."""
+    embedding.clear_memo()
+    start = time.perf_counter()
+    for text in texts:
+        model.decide(text)
+    total = (time.perf_counter() - start) / len(texts) * 1000
+    embedding.clear_memo()
+    start = time.perf_counter()
+    for text in texts:
+        embedding.embed([text])
+    return total, (time.perf_counter() - start) / len(texts) * 1000
+
+
+def run_cn(folds: int, seeds: Sequence[int], ablations: bool) -> None:
     if not (DATA / CN_DEV).is_file():
         log(f"skip cn_messages: {DATA / CN_DEV} not found (set CITYOPS_SHARED_DATA)")
         return
@@ -157,9 +191,16 @@ def run_cn(folds: int, ablations: bool) -> None:
     corpus = UnlabelledCorpus(unlabelled)
 
     start = time.perf_counter()
-    ours_cv, pooled = cross_validate(ours(corpus), texts, labels, folds)
-    base_cv, _ = cross_validate(baseline, texts, labels, folds)
-    log(f"cn_messages: {folds}-fold CV {time.perf_counter() - start:.1f}s")
+    ours_cv, ours_seeds, pooled = over_seeds(ours(corpus), texts, labels, folds, seeds)
+    base_cv, base_seeds, _ = over_seeds(baseline, texts, labels, folds, seeds)
+    log(f"cn_messages: {folds}-fold CV x {len(seeds)} seeds {time.perf_counter() - start:.1f}s")
+    for seed, o, b in zip(seeds, ours_seeds, base_seeds, strict=True):
+        log(f"  seed {seed}: macro-F1 ours {o['macro_f1']:.4f} (fold sd {o['macro_f1_sd']:.3f})"
+            f", baseline {b['macro_f1']:.4f} (fold sd {b['macro_f1_sd']:.3f})")  # fmt: skip
+        emit(f"cn_messages_cv{folds}_seed{seed}_macro_f1", o["macro_f1"], "fraction",
+             "tfidf_linearsvc_baseline", b["macro_f1"])  # fmt: skip
+        emit(f"cn_messages_cv{folds}_seed{seed}_macro_f1_fold_sd", o["macro_f1_sd"], "fraction",
+             "tfidf_linearsvc_baseline", b["macro_f1_sd"])  # fmt: skip
     report(f"cn_messages_cv{folds}", ours_cv, base_cv)
     emit(f"cn_messages_cv{folds}_ece", ours_cv["ece"], "fraction", "goal_max", 0.05)
     auto_share, auto_accuracy, overall = triage(pooled)
@@ -168,13 +209,16 @@ def run_cn(folds: int, ablations: bool) -> None:
     emit(f"cn_messages_cv{folds}_auto_accuracy_at_{THRESHOLD}", auto_accuracy, "fraction",
          "accuracy_on_all_reports", overall)  # fmt: skip
 
-    _, held = train_from_rows(zip(texts, labels, strict=True), unlabelled=corpus,
-                              refit_on_all=False)  # fmt: skip
+    model, held = train_from_rows(zip(texts, labels, strict=True), unlabelled=corpus,
+                                  refit_on_all=False)  # fmt: skip
     report("cn_messages_holdout20", held.as_dict(), holdout_baseline(texts, labels).as_dict())
     emit("cn_messages_holdout20_ece", held.ece, "fraction", "goal_max", 0.05)
+    total_ms, embed_ms = inference_ms(model, texts[:100])
+    emit("cn_messages_decide_ms_per_report", total_ms, "ms", "of_which_embedding", embed_ms)
 
     if ablations:
         variants = {
+            "no_embedding": (corpus, ClassifierConfig(embedding_weight=0.0)),
             "no_unlabelled": (UnlabelledCorpus([]), ClassifierConfig()),
             "svc_only": (corpus, ClassifierConfig(nb_weight=0.0)),
             "cnb_only": (corpus, ClassifierConfig(nb_weight=1.0)),
@@ -182,7 +226,9 @@ def run_cn(folds: int, ablations: bool) -> None:
             "chars_1_3": (corpus, ClassifierConfig(char_ngrams=(1, 3))),
         }
         for name, (variant_corpus, config) in variants.items():
-            metrics, _ = cross_validate(ours(variant_corpus, config), texts, labels, folds)
+            metrics, per_seed, _ = over_seeds(ours(variant_corpus, config), texts, labels, folds,
+                                              seeds)  # fmt: skip
+            log(f"  ablation {name}: " + " / ".join(f"{m['macro_f1']:.4f}" for m in per_seed))
             emit(f"cn_messages_cv{folds}_macro_f1_ablation_{name}", metrics["macro_f1"],
                  "fraction", "ours_default", ours_cv["macro_f1"])  # fmt: skip
 
@@ -239,10 +285,11 @@ def _owners_by_type(types: list[str], owners: list[str]) -> dict[str, Counter[st
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seeds", default="0,1,2", help="CV seeds, comma-separated")
     parser.add_argument("--ablations", action="store_true", help="also CV a few variants")
     args = parser.parse_args()
     start = time.perf_counter()
-    run_cn(args.folds, args.ablations)
+    run_cn(args.folds, [int(s) for s in args.seeds.split(",")], args.ablations)
     run_la(args.folds)
     log(f"total {time.perf_counter() - start:.1f}s")
 

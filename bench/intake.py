@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
+from benchdb import emit
 from case_throughput import TABLES, _raw_insert
 from sqlalchemy import func, select
 
@@ -139,15 +137,6 @@ def _stage_rates(url: str, models: Path, reports: list[ReportInput]) -> dict[str
     return {"classify": classify, "geocode": geocode}
 
 
-def _emit(
-    name: str, value: float, unit: str, peer: str, peer_value: float, **extra: object
-) -> None:
-    line = {"name": name, "value": round(value, 1), "unit": unit, "peer": peer,
-            "peer_value": round(peer_value, 1), "ratio": round(value / peer_value, 4),
-            **extra}  # fmt: skip
-    print(json.dumps(line, ensure_ascii=False), flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
@@ -166,14 +155,14 @@ def main() -> None:
             run = _pipeline(fresh(), models, reports, batch)
             facts = {"cases": run["cases"], "merged": run["merged"],
                      "auto_classified": run["auto"], "triage": run["triage"]}  # fmt: skip
-            _emit(f"intake_e2e_sqlite_{label}_vs_goal", run["rate"], "reports/s", "goal", 1000,
+            emit(f"intake_e2e_sqlite_{label}_vs_goal", run["rate"], "reports/s", "goal", 1000,
                   **facts)  # fmt: skip
             raw = _raw_insert(fresh(), run["rows"], args.n)
-            _emit(f"intake_e2e_sqlite_{label}", run["rate"], "reports/s",
+            emit(f"intake_e2e_sqlite_{label}", run["rate"], "reports/s",
                   "raw_batched_insert_sqlite", raw)  # fmt: skip
         stages = _stage_rates(fresh(), models, reports)
-        _emit("classify_batch200", stages["classify"], "texts/s", "goal", 1000)
-        _emit("geocode_single", stages["geocode"], "addresses/s", "goal", 1000)
+        emit("classify_batch200", stages["classify"], "texts/s", "goal", 1000)
+        emit("geocode_single", stages["geocode"], "addresses/s", "goal", 1000)
 
 
 if __name__ == "__main__":

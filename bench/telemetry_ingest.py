@@ -14,14 +14,12 @@ Usage: python bench/telemetry_ingest.py [--devices 10000] [--points 300000] [--n
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
+from benchdb import emit, postgres_urls, sqlite_urls
 from sqlalchemy import select, text
 
 from cityops.adapters.db.lifeline_models import ReadingRow
@@ -32,7 +30,6 @@ from cityops.domain.lifeline.assets import AssetKind, AssetSpec, DeviceSpec, Met
 from cityops.service.telemetry import RawMessage, telemetry
 from cityops.service.telemetry.assets import import_assets, import_devices
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 METRICS = (("pressure", "MPa"), ("flow", "m3/h"), ("temp", "Cel"))
 NOW = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 
@@ -110,12 +107,6 @@ def _raw(url: str, app_rows: list[tuple[int, int, float]], batch_points: int) ->
     return rate
 
 
-def _emit(name: str, value: float, peer: str, peer_value: float, unit: str = "points/s") -> None:
-    print(json.dumps({"name": name, "value": round(value, 1), "unit": unit, "peer": peer,
-                      "peer_value": round(peer_value, 1),
-                      "ratio": round(value / peer_value, 4)}))  # fmt: skip
-
-
 def _run(engine: str, fresh_url: Callable[[], str], args: argparse.Namespace) -> None:
     messages = _messages(args.devices, args.points, args.records)
     url = fresh_url()
@@ -128,8 +119,8 @@ def _run(engine: str, fresh_url: Callable[[], str], args: argparse.Namespace) ->
     app.dispose()
     per_batch = accepted // max(1, len(messages) // args.batch)
     peer = _raw(fresh_url(), rows, per_batch)  # type: ignore[arg-type]
-    _emit(f"telemetry_ingest_{engine}", rate, f"raw_executemany_{engine}", peer)
-    _emit(f"telemetry_ingest_{engine}_vs_goal", rate, "goal", 60_000)
+    emit(f"telemetry_ingest_{engine}", rate, "points/s", f"raw_executemany_{engine}", peer)
+    emit(f"telemetry_ingest_{engine}_vs_goal", rate, "points/s", "goal", 60_000)
 
 
 def main() -> None:
@@ -140,28 +131,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500, help="messages per ingest call")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        counter = iter(range(100))
-        _run("sqlite", lambda: f"sqlite:///{tmp}/bench{next(counter)}.db", args)
-    if args.no_postgres:
-        return
-    import psycopg
-
-    created: list[str] = []
-
-    def fresh_pg() -> str:
-        name = f"cityops_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-    try:
-        _run("postgres", fresh_pg, args)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            for name in created:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with sqlite_urls() as fresh:
+        _run("sqlite", fresh, args)
+    if not args.no_postgres:
+        with postgres_urls() as fresh:
+            _run("postgres", fresh, args)
 
 
 if __name__ == "__main__":

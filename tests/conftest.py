@@ -11,9 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from cityops.bootstrap import App, bootstrap
 from cityops.config import Settings
+
+# No per-example deadline: speed is for benchmarks, and a loaded CI machine is no failure.
+settings.register_profile("cityops", deadline=None)
+settings.load_profile("cityops")
 
 REQUIRE_SERVICES = os.environ.get("CITYOPS_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get(

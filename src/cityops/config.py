@@ -76,6 +76,34 @@ class Settings(BaseSettings):
     # A device is offline when no reading came for this many sampling intervals.
     telemetry_offline_intervals: float = Field(default=3.0, gt=1)
 
+    # MQTT ingestion (docs/lifeline.md "MQTT"): with mqtt_url set (mqtt://[user:pass@]host:port,
+    # mqtts:// for TLS) `cityops serve` and `cityops mqtt` consume the broker with QoS 1 in a
+    # persistent session named mqtt_client_id (one per consumer process), acknowledging each
+    # message only after its batch committed. mqtt_receive_maximum unacknowledged messages at
+    # most are in flight (the window: throughput vs memory); the broker keeps the session and
+    # its queue mqtt_session_expiry_s while the consumer is away.
+    mqtt_url: str | None = None
+    mqtt_topic_prefix: str = "cityops/v1/telemetry"
+    mqtt_topic_filter: str | None = None  # None: "{mqtt_topic_prefix}/#"
+    mqtt_client_id: str = "cityops-ingest"
+    mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    mqtt_session_expiry_s: int = Field(default=7 * 86_400, ge=0)
+    mqtt_keepalive_s: int = Field(default=30, ge=5)
+    # The lifeline simulator (`serve --simulate`, `cityops simulate-lifeline`): an incident
+    # (gas leak, water-main burst, drainage overflow, bridge overload) starts this often.
+    simulate_incident_every_s: float = Field(default=600, ge=60)
+
+    # Lifeline alarms (docs/lifeline.md "Alarms"): an alarm clears itself once its condition
+    # has been gone clear_hold_s; a condition back within reraise_window_s of a clear reopens
+    # the same alarm, and flap_count such re-raises mark it flapping (no new case). Rule state
+    # is snapshotted every state_snapshot_s (and on shutdown); the tick runs every tick_s.
+    lifeline_alarms: bool = True
+    lifeline_clear_hold_s: float = Field(default=300, ge=0)
+    lifeline_reraise_window_s: float = Field(default=1800, ge=0)
+    lifeline_flap_count: int = Field(default=3, ge=1)
+    lifeline_state_snapshot_s: float = Field(default=300, gt=0)
+    lifeline_tick_s: float = Field(default=15, gt=0)
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

@@ -66,3 +66,29 @@ def test_text_similarity_and_policy() -> None:
     assert 0 < text_similarity("小区门口垃圾堆积", "门口垃圾很多") < 1
     policy = DedupePolicy(distance_by_category={"E0402": 300.0})
     assert policy.distance_for("E0402") == 300.0 and policy.distance_for("E0102") == 100.0
+
+
+def test_a_hotline_batch_merges_and_suggests_like_single_reports(app: App) -> None:
+    api = Api(app)
+    first = _report(api, "bat-0", "小区门口垃圾堆积，气味很大")
+    near = _report(api, "bat-00", "小区门口有垃圾没人清理", dx_m=300)  # another open case
+    orders = [
+        {"work_order_no": "BAT-1", "appeal_type": "投诉", "category": "E0102",
+         "content": "小区门口垃圾堆积，味道很大",
+         "location": {"lon": LON + 10 / 95_000, "lat": LAT}},  # repeats the first
+        {"work_order_no": "BAT-2", "appeal_type": "投诉", "category": "E0102",
+         "content": "小区门口有垃圾没人清理", "location": {"lon": LON + 370 / 95_000, "lat": LAT}},
+        {"work_order_no": "BAT-3", "appeal_type": "投诉", "category": "E0102",
+         "content": "垃圾堆积", "location": {"lon": LON + 2000 / 95_000, "lat": LAT}},
+    ]  # fmt: skip
+    r = api.post("acceptor", "/api/v1/intake/hotline/batch", json={"orders": orders})
+    assert r.status_code == 200, r.text
+    merged, suggested, alone = r.json()["results"]
+    assert merged["status"] == "merged" and merged["case_id"] == first.json()["case_id"]
+    assert suggested["status"] == "created" and alone["status"] == "created"
+    detail = api.get("acceptor", f"/api/v1/cases/{suggested['case_id']}").json()
+    assert detail["timeline"][0]["data"]["duplicate_suggestion"]["case_id"] == (
+        near.json()["case_id"]
+    )
+    lonely = api.get("acceptor", f"/api/v1/cases/{alone['case_id']}").json()
+    assert "duplicate_suggestion" not in lonely["timeline"][0]["data"]

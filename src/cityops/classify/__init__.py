@@ -3,6 +3,7 @@
 Pure Python + scikit-learn (no web or database imports). See docs/classification.md.
 """
 
+from cityops.classify import embedding
 from cityops.classify.features import ClassifierConfig, UnlabelledCorpus
 from cityops.classify.model import Decision, Suggestion, TextClassifier
 from cityops.classify.store import ModelStore
@@ -17,6 +18,7 @@ __all__ = [
     "Suggestion",
     "TextClassifier",
     "UnlabelledCorpus",
+    "embedding",
     "evaluate",
     "score_predictions",
     "tokenize",

@@ -32,7 +32,12 @@ class ClassifierConfig:
 
     svm_c: float = 2.0
     nb_alpha: float = 0.01
-    nb_weight: float = 0.3  # share of ComplementNB in the combined score; the rest is LinearSVC
+    nb_weight: float = 0.3  # share of ComplementNB in the sparse score; the rest is LinearSVC
+    # Share of the sentence-embedding member (logistic regression on multilingual USE vectors,
+    # see embedding.py) in the final score; the sparse SVM + NB mix gets the rest. 0 turns the
+    # embedding member (and the encoder) off.
+    embedding_weight: float = 0.3
+    embedding_c: float = 3.0
     word_ngrams: tuple[int, int] = (1, 1)
     char_ngrams: tuple[int, int] = (1, 2)
     subject_char_ngrams: tuple[int, int] = (2, 2)

@@ -2,10 +2,15 @@
 
 Two linear models share one TF-IDF feature space (``features.py``): a LinearSVC
 (class-balanced) and a ComplementNB. Each row of each model's class scores is standardised and
-the two are mixed (0.7 / 0.3 by default); a softmax with a temperature fitted on out-of-fold
-scores turns the mix into probabilities. Because every step before the softmax is linear in the
-features for a given text, ``explain`` can split a class's score exactly into per-term
-contributions.
+the two are mixed (0.7 / 0.3 by default) into the *sparse* score. A third member, a logistic
+regression on a multilingual sentence embedding of the whole text (``embedding.py``), gives a
+standardised *embedding* score; the final score is 0.7 × sparse + 0.3 × embedding (by default).
+A softmax with a temperature fitted on out-of-fold scores turns it into probabilities.
+
+Because the sparse score is linear in the TF-IDF features for a given text, ``explain`` splits
+its part of a class's final score exactly into per-term contributions; the embedding member's
+part is one number per text and class (``explain_embedding``, ``Decision.embedding``), since a
+sentence vector has no per-word decomposition.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import joblib
 import numpy as np
 import sklearn
 from numpy.typing import NDArray
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
+from cityops.classify import embedding
 from cityops.classify.calibration import Array, fit_temperature, softmax, standardise_rows
 from cityops.classify.features import (
     ClassifierConfig,
@@ -61,6 +68,9 @@ class Decision:
     # The one-vs-rest SVM margin of the top label: ≤ 0 means no class claims the text (a
     # question about opening hours, say), however the softmax spreads its confidence.
     margin: float = 0.0
+    # What the sentence-embedding member added to the top label's score (same units as the
+    # explanation's term weights; 0 when the model has no embedding member).
+    embedding: float = 0.0
 
     @property
     def needs_triage(self) -> bool:
@@ -75,12 +85,23 @@ class Decision:
 class _Members:
     svc: Any
     nb: Any
+    emb: Any = None  # LogisticRegression on sentence embeddings (None: no embedding member)
+
+    def embedding_share(self, config: ClassifierConfig) -> float:
+        return float(config.embedding_weight) if self.emb is not None else 0.0
 
 
-def _fit_members(x: Any, y: NDArray[np.int64], config: ClassifierConfig) -> _Members:
+def _fit_members(
+    x: Any, e: Array | None, y: NDArray[np.int64], config: ClassifierConfig
+) -> _Members:
     svc = LinearSVC(C=config.svm_c, class_weight=config.class_weight, random_state=0)
     nb = ComplementNB(alpha=config.nb_alpha)
-    return _Members(svc.fit(x, y), nb.fit(x, y))
+    emb = None
+    if e is not None and config.embedding_weight > 0:
+        emb = LogisticRegression(
+            C=config.embedding_c, class_weight=config.class_weight, max_iter=3000
+        ).fit(e, y)
+    return _Members(svc.fit(x, y), nb.fit(x, y), emb)
 
 
 def _linear(members: _Members, n_classes: int) -> list[tuple[Array, Array]]:
@@ -92,12 +113,28 @@ def _linear(members: _Members, n_classes: int) -> list[tuple[Array, Array]]:
     return [(coef, intercept), (nb_w, np.zeros(n_classes))]
 
 
-def _mix(members: _Members, x: Any, n_classes: int, nb_weight: float) -> Array:
+def _embedding_scores(members: _Members, e: Array, n_classes: int) -> Array:
+    """The embedding member's row-standardised class scores."""
+    raw = members.emb.decision_function(e)
+    if n_classes == 2 and raw.ndim == 1:
+        raw = np.column_stack([-raw, raw])
+    z, _, _ = standardise_rows(np.asarray(raw, dtype=np.float64))
+    return z
+
+
+def _mix(
+    members: _Members, x: Any, e: Array | None, n_classes: int, config: ClassifierConfig
+) -> Array:
     parts = _linear(members, n_classes)
+    sparse_share = 1.0 - members.embedding_share(config)
     total = np.zeros((x.shape[0], n_classes))
-    for (w, b), share in zip(parts, (1.0 - nb_weight, nb_weight), strict=True):
+    for (w, b), share in zip(parts, (1.0 - config.nb_weight, config.nb_weight), strict=True):
         z, _, _ = standardise_rows(np.asarray(x @ w.T) + b)
-        total += share * z
+        total += sparse_share * share * z
+    if members.emb is not None:
+        if e is None:
+            raise RuntimeError("the model has an embedding member but got no embeddings")
+        total += members.embedding_share(config) * _embedding_scores(members, e, n_classes)
     return total
 
 
@@ -139,8 +176,9 @@ class TextClassifier:
         self._featurizer = fit_featurizer(self.config, texts, unlabelled)
         self._terms = None
         x = self._featurizer.transform(texts)
-        self.temperature = self._calibrate(x, y)
-        self._members = _fit_members(x, y, self.config)
+        e = embedding.embed(texts) if self.config.embedding_weight > 0 else None
+        self.temperature = self._calibrate(x, e, y)
+        self._members = _fit_members(x, e, y, self.config)
         trained_at = datetime.now(UTC)
         self.meta = {
             "format": FORMAT,
@@ -152,12 +190,13 @@ class TextClassifier:
             "label_counts": {c: int((y == i).sum()) for i, c in enumerate(self.classes)},
             "temperature": self.temperature,
             "config": asdict(self.config),
+            "embedding": embedding.ENCODER if e is not None else None,
             "sklearn_version": sklearn.__version__,
             "metrics": {},
         }
         return self
 
-    def _calibrate(self, x: Any, y: NDArray[np.int64]) -> float:
+    def _calibrate(self, x: Any, e: Array | None, y: NDArray[np.int64]) -> float:
         """Temperature fitted on out-of-fold mixed scores (1.0 when classes are too small)."""
         folds = min(self.config.calibration_folds, int(np.bincount(y).min()))
         if folds < 2:
@@ -167,8 +206,10 @@ class TextClassifier:
         for train, test in splitter.split(np.zeros(len(y)), y):
             if len(np.unique(y[train])) < len(self.classes):
                 return 1.0
-            members = _fit_members(x[train], y[train], self.config)
-            scores[test] = _mix(members, x[test], len(self.classes), self.config.nb_weight)
+            members = _fit_members(x[train], None if e is None else e[train], y[train],
+                                   self.config)  # fmt: skip
+            scores[test] = _mix(members, x[test], None if e is None else e[test],
+                                len(self.classes), self.config)  # fmt: skip
         return fit_temperature(scores, y)
 
     # -- prediction --------------------------------------------------------------------------
@@ -178,11 +219,15 @@ class TextClassifier:
             raise RuntimeError("TextClassifier is not fitted")
         return self._featurizer, self._members
 
+    def _embed(self, texts: Sequence[str]) -> Array | None:
+        _, members = self._ready()
+        return embedding.embed(texts) if members.emb is not None else None
+
     def scores(self, texts: Sequence[str]) -> Array:
         """Mixed, row-standardised class scores (columns follow ``classes``)."""
         featurizer, members = self._ready()
         x = featurizer.transform(texts)
-        return _mix(members, x, len(self.classes), self.config.nb_weight)
+        return _mix(members, x, self._embed(texts), len(self.classes), self.config)
 
     def predict_proba(self, texts: Sequence[str]) -> Array:
         """Calibrated probabilities, one row per text, columns follow ``classes``; rows sum to 1."""
@@ -207,9 +252,11 @@ class TextClassifier:
     def explain(self, text: str, label: str, n: int = 5) -> list[tuple[str, float]]:
         """The ``n`` terms of ``text`` that pushed its score towards ``label`` the most.
 
-        Each pair is (term, contribution to the label's standardised score, before the
-        softmax); only positive contributions are returned, largest first. A term that counts in
-        several blocks (say as a word and as a subject character pair) is summed over them.
+        Each pair is (term, contribution to the label's final score, before the softmax);
+        only positive contributions are returned, largest first. A term that counts in several
+        blocks (say as a word and as a subject character pair) is summed over them. The terms
+        cover the sparse (TF-IDF) part of the score exactly; what the sentence embedding adds
+        is one number for the whole text, :meth:`explain_embedding`.
         """
         featurizer, _ = self._ready()
         if label not in self.classes:
@@ -217,9 +264,27 @@ class TextClassifier:
         x = featurizer.transform([text])
         return self._explain_rows(x, [self.classes.index(label)], n)[0]
 
+    def explain_embedding(self, text: str, label: str) -> float:
+        """What the sentence-embedding member adds to ``label``'s final score for ``text``.
+
+        Same units as the term contributions of :meth:`explain` (0.0 for a model without an
+        embedding member). Negative: the text's meaning as a whole speaks against the label.
+        """
+        _, members = self._ready()
+        if label not in self.classes:
+            raise KeyError(f"unknown label {label!r}")
+        e = self._embed([text])
+        if e is None:
+            return 0.0
+        z = _embedding_scores(members, e, len(self.classes))
+        share = members.embedding_share(self.config)
+        return round(share * float(z[0, self.classes.index(label)]), 4)
+
     def _explain_rows(self, x: Any, labels: Sequence[int], n: int) -> list[list[tuple[str, float]]]:
         _, members = self._ready()
-        shares = (1.0 - self.config.nb_weight, self.config.nb_weight)
+        sparse_share = 1.0 - members.embedding_share(self.config)
+        nb = self.config.nb_weight
+        shares = (sparse_share * (1.0 - nb), sparse_share * nb)
         linear = _linear(members, len(self.classes))
         # One sparse product for all rows: the per-row spread of class scores.
         stds = [np.asarray(x @ w.T + b).std(axis=1) + 1e-12 for w, b in linear]
@@ -255,20 +320,28 @@ class TextClassifier:
         if not texts:
             return []
         x = featurizer.transform(texts)
-        proba = softmax(_mix(members, x, len(self.classes), self.config.nb_weight),
-                        self.temperature)  # fmt: skip
+        e = self._embed(texts)
+        proba = softmax(_mix(members, x, e, len(self.classes), self.config), self.temperature)
         k = max(1, min(k, len(self.classes)))
         order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
         explained = self._explain_rows(x, [int(idx[0]) for idx in order], n_explain)
         margins = _margins(members.svc.decision_function(x), len(self.classes))
+        if e is not None:
+            parts = members.embedding_share(self.config) * _embedding_scores(
+                members, e, len(self.classes)
+            )
+        else:
+            parts = np.zeros((len(texts), len(self.classes)))
         decisions = []
-        for row, idx, why, margin in zip(proba, order, explained, margins, strict=True):
+        for row, idx, why, margin, part in zip(
+            proba, order, explained, margins, parts, strict=True
+        ):
             top = [Suggestion(self.classes[j], float(row[j])) for j in idx]
             best, claim = top[0], float(margin[idx[0]])
             decisions.append(Decision(
                 label=best.label if best.confidence >= threshold and claim > 0 else None,
                 confidence=best.confidence, suggestions=top, explanation=why,
-                margin=round(claim, 4),
+                margin=round(claim, 4), embedding=round(float(part[idx[0]]), 4),
             ))  # fmt: skip
         return decisions
 
@@ -278,6 +351,13 @@ class TextClassifier:
         state = dict(self.__dict__)
         state["_terms"] = None  # derivable from the vocabularies
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # Models saved before the embedding member existed: their config lacks its fields.
+        for name, value in (("embedding_weight", 0.0), ("embedding_c", 3.0)):
+            if name not in self.config.__dict__:
+                object.__setattr__(self.config, name, value)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model with joblib to ``path`` and its metadata beside it (``.json``)."""

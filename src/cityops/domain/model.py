@@ -80,6 +80,7 @@ class Channel(StrEnum):
     CITIZEN = "citizen"  # 市民上报
     MANUAL = "manual"  # 受理员录入
     VIDEO = "video"  # 视频AI告警
+    IOT = "iot"  # 物联感知告警 (lifeline alarms)
 
 
 class Urgency(StrEnum):

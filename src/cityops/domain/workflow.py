@@ -257,6 +257,29 @@ def allowed_actions(case: CaseView, role: Role) -> list[str]:
     return [t.action for t in TRANSITIONS if case.state in t.from_states and role in t.roles]
 
 
+# Guards that read only the case and the actor, not what the command carries: they can be
+# judged before anyone fills in a form.
+_CASE_GUARDS = frozenset({
+    "urgent", "verified_on_site", "category", "assignee", "no_pending_extension",
+    "pending_extension", "past_due", "below_city", "suggestion",
+})  # fmt: skip
+_NO_COMMAND = Command("")
+
+
+def offered_actions(case: CaseView, actor: Actor) -> list[str]:
+    """The steps to offer this actor now: the table's, less those a case guard would refuse
+    (批准延期 with no request pending, 不予并案 with no suggestion …)."""
+    return [
+        t.action
+        for t in TRANSITIONS
+        if case.state in t.from_states
+        and actor.role in t.roles
+        and not any(
+            GUARDS[g](case, actor, _NO_COMMAND) for g in t.guards if g in _CASE_GUARDS
+        )
+    ]
+
+
 def check_allowed(case: CaseView, role: Role, action: str) -> Transition:
     """The table row for the step, or IllegalTransition with the allowed next steps."""
     transition = BY_ACTION.get(action)

@@ -195,6 +195,7 @@ def import_cases(
 def demo(
     days: Annotated[int, typer.Option(help="days of history to simulate")] = 14,
     per_day: Annotated[int, typer.Option(help="reports per simulated day")] = 40,
+    lifeline_minutes: Annotated[int, typer.Option(help="minutes of sensor history")] = 60,
 ) -> None:
     """Load the demo city 申江市 (once) and simulate its recent history."""
     from cityops.demo.load import is_loaded, load_demo
@@ -215,6 +216,11 @@ def demo(
         n = Simulator(app, city).backfill(end - timedelta(days=days), end, per_day)
         typer.echo(f"simulated {days} days of history: {n} reports")
         _train_demo(app)
+    if lifeline_minutes > 0:
+        from cityops.entrypoints.lifeline_workers import demo_backfill
+
+        points = demo_backfill(app, timedelta(minutes=lifeline_minutes))
+        typer.echo(f"lifeline sensors: {points} readings over the last {lifeline_minutes} min")
 
 
 def _train_demo(app: App) -> None:
@@ -276,10 +282,12 @@ def serve(
     simulate: Annotated[bool, typer.Option(help="keep the demo city moving")] = False,
     rate: Annotated[float, typer.Option(help="simulated reports per second")] = 0.2,
 ) -> None:
-    """Start the API server (and, with --simulate, the live demo traffic)."""
+    """Start the API server (and, with --simulate, the live demo traffic; with CITYOPS_MQTT_URL
+    set, the MQTT telemetry consumer)."""
     import uvicorn
 
     from cityops.entrypoints.api.app import create_api
+    from cityops.entrypoints.lifeline_workers import lifeline_services
 
     app = _app()
     stop = threading.Event()
@@ -297,9 +305,10 @@ def serve(
     typer.echo(f"  screen    {base}/screen  (指挥大屏)")
     _print_demo_logins(app)
     try:
-        # Live streams (SSE) never finish by themselves: give them a moment, then stop.
-        uvicorn.run(create_api(app), host=s.host, port=s.port, log_level="info",
-                    timeout_graceful_shutdown=3)  # fmt: skip
+        with lifeline_services(app, simulate):  # sensors, MQTT (docs/lifeline.md)
+            # Live streams (SSE) never finish by themselves: give them a moment, then stop.
+            uvicorn.run(create_api(app), host=s.host, port=s.port, log_level="info",
+                        timeout_graceful_shutdown=3)  # fmt: skip
     finally:
         stop.set()
 
@@ -381,9 +390,10 @@ def notify(
 
 
 def _register_lifeline() -> None:
-    from cityops.entrypoints import cli_telemetry
+    from cityops.entrypoints import cli_lifeline, cli_telemetry
 
     cli_telemetry.register(cli, imports, _app, _fail, _read)
+    cli_lifeline.register(cli, _app)  # `mqtt`, `simulate-lifeline`
 
 
 _register_lifeline()  # `import assets|devices`, `telemetry retention` (docs/lifeline.md)

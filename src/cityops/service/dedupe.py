@@ -66,6 +66,67 @@ def find_duplicate(
     return best_match(category, lon, lat, now, text, candidates, policy)
 
 
+_OPEN_IN_BOX = select(
+    CaseRow.id, CaseRow.category, CaseRow.lon, CaseRow.lat, CaseRow.created_at,
+    CaseRow.description,
+).where(
+    CaseRow.category.is_not(None),
+    CaseRow.state.not_in(_CLOSED),
+    CaseRow.created_at >= bindparam("since"),
+    CaseRow.lon.between(bindparam("lon0"), bindparam("lon1")),
+    CaseRow.lat.between(bindparam("lat0"), bindparam("lat1")),
+)  # fmt: skip
+
+
+class CandidatePool:
+    """The open cases a whole intake batch may repeat, read with one query instead of one per
+    report; :meth:`find` then answers exactly as :func:`find_duplicate` would."""
+
+    def __init__(self, rows: list[Candidate], policy: DedupePolicy) -> None:
+        self.policy = policy
+        self._by_major: dict[str, list[Candidate]] = {}
+        for c in rows:
+            self._by_major.setdefault(c.category[:3], []).append(c)
+
+    @classmethod
+    def load(
+        cls,
+        session: Session,
+        probes: list[tuple[str | None, float | None, float | None]],
+        now: datetime,
+        policy: DedupePolicy = DEFAULT_POLICY,
+    ) -> CandidatePool:
+        placed = [(c, x, y) for c, x, y in probes if c and x is not None and y is not None]
+        if not placed:
+            return cls([], policy)
+        reach = max(policy.distance_for(c) for c, _, _ in placed) / M_PER_DEG_LAT
+        window = max(policy.window_for(c) for c, _, _ in placed)
+        xs = [x for _, x, _ in placed]
+        ys = [y for _, _, y in placed]
+        rows = session.connection().execute(_OPEN_IN_BOX, {
+            "since": now - window, "lon0": min(xs) - reach * 1.25, "lon1": max(xs) + reach * 1.25,
+            "lat0": min(ys) - reach, "lat1": max(ys) + reach,
+        }).all()  # fmt: skip
+        majors = {c[:3] for c, _, _ in placed}
+        return cls([Candidate(r.id, r.category, r.lon, r.lat, r.created_at, r.description)
+                    for r in rows if r.category[:3] in majors], policy)  # fmt: skip
+
+    def find(
+        self, category: str | None, lon: float | None, lat: float | None, text: str, now: datetime
+    ) -> Match | None:
+        if not category or lon is None or lat is None:
+            return None
+        reach = self.policy.distance_for(category)
+        dlat = reach / M_PER_DEG_LAT
+        dlon = dlat * 1.25
+        since = now - self.policy.window_for(category)
+        near = [
+            c for c in self._by_major.get(category[:3], ())
+            if abs(c.lon - lon) <= dlon and abs(c.lat - lat) <= dlat and c.created_at >= since
+        ]  # fmt: skip
+        return best_match(category, lon, lat, now, text, near, self.policy)
+
+
 def attach_report(
     session: Session,
     match: Match,

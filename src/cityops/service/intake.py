@@ -24,11 +24,16 @@ from cityops.domain.workflow import EVENT_NAMES, Command
 from cityops.service import deadlines
 from cityops.service.bus import Event
 from cityops.service.classifying import Classification, report_text
-from cityops.service.dedupe import DEFAULT_POLICY, attach_report, find_duplicate
+from cityops.service.dedupe import (
+    DEFAULT_POLICY,
+    CandidatePool,
+    attach_report,
+    find_duplicate,
+)
 from cityops.service.locating import Place, locate, set_place
 from cityops.service.principal import SYSTEM, Principal
 from cityops.service.reference import Snapshot
-from cityops.service.routing import route
+from cityops.service.routing import route, route_to_owner
 from cityops.service.workflow import apply_transition
 
 # Room for a channel's own 128-character id behind the submitting user's name (≤ 64).
@@ -56,6 +61,10 @@ class ReportInput:
     reporter_user_id: int | None = None
     media: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # channel-specific facts (appeal type …)
+    # The department owning what the report is about, when no 部件 says it (a lifeline asset's
+    # alarm): routes to it; ``owned`` names the thing for the explanation.
+    owner: str | None = None
+    owned: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +230,14 @@ def submit_batch(
     with app.sessions.begin() as session:
         order: list[int] = []
         matches: dict[int, Match | None] = {}
+        categories = {i: _category(snap, decided[i][0]) for i in new}
+        pool = CandidatePool.load(
+            session, [(categories[i], places[i].lon, places[i].lat) for i in new], now
+        )
         for i in new:
             report = decided[i][0]
-            match = _duplicate(session, snap, report, places[i], now)
+            match = pool.find(categories[i], places[i].lon, places[i].lat, report.description,
+                              now)  # fmt: skip
             if match is not None and match.score >= DEFAULT_POLICY.merge_at:
                 results[i], merged = _merge(session, match, report, principal, now)
                 events += merged
@@ -244,11 +258,15 @@ def submit_batch(
     return [r for r in results if r is not None]
 
 
+def _category(snap: Snapshot, report: ReportInput) -> str | None:
+    component = snap.components.get(report.component_code or "")
+    return report.category or (component.category if component else None)
+
+
 def _duplicate(
     session: Session, snap: Snapshot, report: ReportInput, place: Place, now: datetime
 ) -> Match | None:
-    component = snap.components.get(report.component_code or "")
-    category = report.category or (component.category if component else None)
+    category = _category(snap, report)
     return find_duplicate(session, category, place.lon, place.lat, report.description, now)
 
 
@@ -370,6 +388,8 @@ def _insert_cases(
         case.id = case_id
         case.case_no = f"{now.astimezone(tz):%Y%m%d}{case_id:06d}"
         route(case, snap, now, tz)
+        if report.owner:
+            route_to_owner(case, snap, report.owner, report.owned or "")
         deadlines.start_stage(case, snap, now)
         case.event_seq = 1
         cases.append(case)

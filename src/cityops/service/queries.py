@@ -14,9 +14,10 @@ from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow, UserRow
 from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
 from cityops.domain.model import STATE_LABELS_ZH, TERMINAL_STATES, CaseState, Role
-from cityops.domain.workflow import BY_ACTION, allowed_actions
+from cityops.domain.workflow import BY_ACTION, Actor, offered_actions
 from cityops.service.access import can_see, visible_cases
 from cityops.service.deadlines import clock_view
+from cityops.service.lifeline.queries import case_part as lifeline_case_part
 from cityops.service.principal import Principal
 from cityops.service.reference import Snapshot
 from cityops.service.workflow import case_view
@@ -171,6 +172,7 @@ def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
         reports = s.scalars(select(ReportRow).where(ReportRow.case_id == case_id)).all()
         out = summary(case, snap, principal, now)
         view = case_view(case, now)
+        actor = Actor(principal.user_id, principal.role, principal.department_ids)
         out.update(
             description=case.description,
             routing=case.routing,
@@ -178,10 +180,11 @@ def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
             extension=case.extension,
             allowed_actions=[
                 {"action": a, "label": BY_ACTION[a].label_zh}
-                for a in allowed_actions(view, principal.role)
+                for a in offered_actions(view, actor)
             ],
             timeline=[_event(e, snap, names, principal) for e in events],
             **_duplicate(s, case, events),
+            **lifeline_case_part(s, case_id),  # alarms behind the case, emergency plan steps
             reports=[
                 {
                     "channel": r.channel,
@@ -209,7 +212,10 @@ def _duplicate(s: Session, case: CaseRow, events: Sequence[CaseEventRow]) -> dic
     return {"duplicate_suggestion": {**scores, **ref}}
 
 
-_LOG_LABELS = {"submit": "上报", "merge_report": "并案上报"}  # log entries that are no transition
+# Log entries that are no transition (lifeline alarms and plans note themselves on cases).
+_LOG_LABELS = {"submit": "上报", "merge_report": "并案上报", "plan_attached": "启动应急预案",
+               "plan_step": "预案步骤完成", "alarm_escalated": "告警升级",
+               "alarm_reraised": "告警再次触发", "alarm_cleared": "告警解除"}  # fmt: skip
 
 
 def _event(

@@ -27,6 +27,20 @@ def route(case: CaseRow, snap: Snapshot, now: datetime, tz: Any) -> None:
         case.triage = "route"
 
 
+def route_to_owner(case: CaseRow, snap: Snapshot, department: str, what: str) -> None:
+    """A report about an owned thing that is no 部件 (a lifeline asset's alarm): its owner
+    (权属单位) handles it, as a component's owner would."""
+    dept = snap.departments_by_code.get(department)
+    owner = _owner(snap, dept.id if dept else None)
+    if owner is None:
+        return
+    explanation = (f"按设施权属：{what} 的权属单位是{owner['department_name']} / by ownership: "
+                   f"{what} belongs to {owner['department']}")  # fmt: skip
+    case.routing = {**owner, "rule_id": None, "asset": what, "explanation": explanation}
+    if case.triage == "route":
+        case.triage = None
+
+
 def _owner(snap: Snapshot, department_id: int | None) -> dict[str, Any] | None:
     dept = snap.departments_by_id.get(department_id or -1)
     if dept is None:

@@ -34,6 +34,7 @@ from cityops.domain.workflow import (
     allowed_actions,
     decide,
     next_level,
+    offered_actions,
 )
 
 S = CaseState
@@ -808,3 +809,19 @@ TestWorkflowMachineWithExtensions = WorkflowMachineWithExtensions.TestCase
 TestWorkflowMachineWithExtensions.settings = settings(
     MACHINE_SETTINGS, phases=[Phase.explicit, Phase.generate]
 )
+
+
+def test_offered_actions_leave_out_what_a_case_guard_would_refuse() -> None:
+    leader = Actor(user_id=1, role=Role.SHIFT_LEADER)
+    handling = view(CaseState.HANDLING, department_id=5)
+    offered = offered_actions(handling, leader)
+    assert "approve_extension" not in offered and "reject_duplicate" not in offered
+    assert set(offered) <= set(allowed_actions(handling, Role.SHIFT_LEADER))
+    pending = view(CaseState.HANDLING, department_id=5, extension_pending=True,
+                   duplicate_suggested=True)  # fmt: skip
+    assert {"approve_extension", "reject_duplicate"} <= set(offered_actions(pending, leader))
+    # A handler is offered only its own department's steps; command fields are not judged.
+    mine = Actor(user_id=2, role=Role.HANDLER, department_ids=frozenset({5}))
+    other = Actor(user_id=3, role=Role.HANDLER, department_ids=frozenset({6}))
+    assert "complete" in offered_actions(handling, mine)
+    assert "complete" not in offered_actions(handling, other)

@@ -11,17 +11,20 @@ from cityops.entrypoints import web
 from cityops.entrypoints.api import errors
 from cityops.entrypoints.api.routers import (
     admin,
+    admin_console,
     auth,
     cases,
     evaluation,
     insight,
     intake,
+    lifeline,
     live,
     media,
     models,
     onemap,
     open311,
     ops,
+    portal,
     screen,
     telemetry,
     ui,
@@ -41,8 +44,11 @@ def create_api(app: App) -> FastAPI:
     for module in (auth, intake, insight, cases, admin, evaluation, ops, open311, video, media,
                    models):
         api.include_router(module.router)
+    api.include_router(admin_console.router)  # the console's management views
     api.include_router(onemap.router)  # grid layers, locate in every layer
     api.include_router(telemetry.router)  # city lifeline (docs/lifeline.md)
+    api.include_router(lifeline.router)  # lifeline alarms, rules, plans (docs/lifeline.md)
+    api.include_router(portal.router)  # the citizen portal's public API (/citizen)
     for module in (ui, screen, live):  # the screens' data (docs/web.md)
         api.include_router(module.router)
     web.install(api, app)  # pages, /static, /vendor and the live stream's hub

@@ -11,7 +11,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from cityops.bootstrap import App
-from cityops.entrypoints.web import vendor
+from cityops.entrypoints.web import mobile, vendor
 from cityops.entrypoints.web.pages import PAGES, STATIC_DIR, Page, render
 from cityops.service.live import LiveHub
 
@@ -37,6 +37,7 @@ def install(api: FastAPI, app: App) -> None:
     api.state.live_hub = LiveHub(app)
     api.mount("/static", _Static(directory=STATIC_DIR), name="static")
     api.include_router(vendor.router)
+    api.include_router(mobile.router)  # the mobile app's service worker and manifest
     for page in PAGES:
         api.add_api_route(page.path, _handler(page, app), methods=["GET", "HEAD"],
                           response_class=HTMLResponse, include_in_schema=False)  # fmt: skip

@@ -42,6 +42,11 @@ PAGES: tuple[Page, ...] = (
     Page("/", "home", "page.home", theme="dark", staff=False, home=False),
     Page("/login", "login", "page.login", theme="dark", staff=False, home=False),
     Page("/screen", "screen", "page.screen", ("leaflet",), "dark", (1920, 1080)),
+    Page("/m", "mobile", "page.mobile", ("leaflet",), "light", (390, 844),
+         head='<link rel="manifest" href="/m/manifest.webmanifest">'
+         '<meta name="theme-color" content="#0b5cad">'),
+    Page("/citizen", "citizen", "page.citizen", ("leaflet",), "light", (390, 844), staff=False),
+    Page("/console", "console", "page.console", ("leaflet",), "light", (1440, 900)),
 )
 
 

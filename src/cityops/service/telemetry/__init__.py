@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import weakref
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from cityops.adapters.db.lifeline_models import DeadLetterRow
 from cityops.adapters.db.telemetry_store import ReadingStore, store_for
@@ -30,6 +31,9 @@ from cityops.service.telemetry.ingest import (
 )
 from cityops.service.telemetry.pipeline import TelemetryPipeline
 from cityops.service.telemetry.registry import DeviceRegistry, RegistrySnapshot
+
+if TYPE_CHECKING:
+    from cityops.service.lifeline.engine import AlarmEngine
 
 __all__ = [
     "BatchListener",
@@ -54,6 +58,12 @@ class Telemetry:
         self.ingestor = Ingestor(app, self.registry, self.store)
         self._pipeline: TelemetryPipeline | None = None
         self._lock = threading.Lock()
+        self.alarms: AlarmEngine | None = None
+        if app.settings.lifeline_alarms:  # the downstream stages (§4–5): rules, anomaly, alarms
+            from cityops.service.lifeline.engine import AlarmEngine
+
+            self.alarms = AlarmEngine(app)
+            self.ingestor.listeners.append(self.alarms)
 
     @property
     def listeners(self) -> list[BatchListener]:
@@ -83,6 +93,8 @@ class Telemetry:
             if self._pipeline is not None:
                 self._pipeline.stop()
                 self._pipeline = None
+        if self.alarms is not None:
+            self.alarms.close()  # stops its tick and snapshots the rule state
 
     def _poison(self, message: RawMessage, exc: Exception) -> None:
         with self.app.sessions.begin() as s:

@@ -56,10 +56,13 @@ export function tOr(key, fallback) {
   return text === key ? fallback : text;
 }
 
-/** The API's messages read "English / 中文": keep the user's half. */
+const CJK = /[\u3400-\u9fff]/;
+
+/** The API's messages read "English / 中文" (a few "中文 / English"): keep the user's half. */
 export function localized(message) {
   if (typeof message !== "string" || !message.includes(" / ")) return message;
-  const [en, zh] = message.split(" / ", 2);
+  const [first, second] = message.split(" / ", 2);
+  const [zh, en] = CJK.test(first) && !CJK.test(second) ? [first, second] : [second, first];
   return lang === "en" ? en : zh;
 }
 

@@ -1,0 +1,324 @@
+"""The rules stage for one registry snapshot: clean → rules → anomaly → coupled, per batch.
+
+A rule set is compiled against the series (one boolean mask and one limits matrix per rule),
+so a batch costs a few numpy passes per rule. Alarm keys are dense ints here; the service turns
+them into alarms. State is per series (by ``series_id``) and per asset (by code), so it can be
+exported, stored and restored across restarts, rule set edits and registry changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cityops.domain.lifeline import kernels as K
+from cityops.domain.lifeline.alarms import Key
+from cityops.domain.lifeline.anomaly import SeasonalBaseline, hour_of_day
+from cityops.domain.lifeline.cleaning import spikes
+from cityops.domain.lifeline.coupled import Adjacency, coupled_levels
+from cityops.domain.lifeline.ruleset import Rule, RuleKind, RuleSet
+from cityops.domain.lifeline.state import StateArrays
+
+ANOMALY = "anomaly"
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    """What the rules need to know about each series k (built by the service)."""
+
+    series_id: K.I64
+    metric: list[str]
+    device: list[str]
+    asset_index: K.I64  # [k] → index into the asset lists
+    interval_s: K.F64
+    asset_codes: list[str]
+    asset_kinds: list[str]
+    asset_attributes: list[dict[str, Any]]
+    adjacency: Adjacency
+
+
+@dataclass(frozen=True, slots=True)
+class Observations:
+    """Per alarm key: the peak level seen (with where) and the level now."""
+
+    key: K.I64
+    peak: K.I8
+    peak_ts: K.I64
+    peak_rule: K.I64  # index into Evaluator.rules (-1: the anomaly detector)
+    peak_k: K.I64  # the series (-1 for coupled and no-data keys)
+    peak_value: K.F64
+    current: K.I8
+    last_ts: K.I64
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+
+class Evaluator:
+    def __init__(self, ruleset: RuleSet, info: SeriesInfo, utc_offset_s: int = 8 * 3600) -> None:
+        self.ruleset, self.info, self.utc_offset_s = ruleset, info, utc_offset_s
+        n = len(info.series_id)
+        self.n = n
+        self.rules = [r for r in ruleset.rules if r.kind is not RuleKind.COUPLED]
+        self.coupled = [r for r in ruleset.rules if r.kind is RuleKind.COUPLED]
+        self.keys: list[Key] = []
+        self._key_ids: dict[Key, int] = {}
+        self.applies = [self._applies(r) for r in self.rules]
+        self._override()
+        self.key_of = [self._keys_for(r, m) for r, m in zip(self.rules, self.applies, strict=True)]
+        self.limits = [self._limits(r) for r in self.rules]
+        self.coupled_keys = [self._asset_keys(r) for r in self.coupled]
+        cfg = ruleset.anomaly
+        metrics = set(cfg.metrics)
+        self.anomaly_applies = np.array([cfg.enabled and (not metrics or m in metrics)
+                                         for m in info.metric], dtype=bool)  # fmt: skip
+        self.anomaly_key = np.array([self._key(f"device:{d}", ANOMALY) if a else -1
+                                     for d, a in zip(info.device, self.anomaly_applies,
+                                                     strict=True)], dtype=np.int64)  # fmt: skip
+        self.baseline = SeasonalBaseline(n, alpha=cfg.alpha, z=cfg.z, warmup=cfg.warmup)
+        clean = ruleset.cleaning
+        self.min_dev = np.array([clean.min_dev.get(m, 0.0) for m in info.metric])
+        self.state = StateArrays(n)
+        self._init_state()
+
+    # -- compile ---------------------------------------------------------------------------
+    def _key(self, subject: str, alarm_type: str) -> int:
+        key = (subject, alarm_type)
+        found = self._key_ids.get(key)
+        if found is None:
+            found = self._key_ids[key] = len(self.keys)
+            self.keys.append(key)
+        return found
+
+    def _applies(self, rule: Rule) -> K.B:
+        info = self.info
+        kinds, codes = {k.value for k in rule.asset_kinds}, set(rule.assets)
+        a = info.asset_index
+        return np.array([
+            (rule.metric is None or info.metric[k] == rule.metric)
+            and ((not kinds and not codes) or info.asset_kinds[a[k]] in kinds
+                 or info.asset_codes[a[k]] in codes)
+            for k in range(self.n)
+        ], dtype=bool)  # fmt: skip
+
+    def _override(self) -> None:
+        """A rule naming assets replaces kind-wide rules of its type and metric there."""
+        for i, rule in enumerate(self.rules):
+            if not rule.assets:
+                continue
+            named = self.applies[i]
+            for j, other in enumerate(self.rules):
+                if j != i and not other.assets and (other.type, other.metric) == \
+                        (rule.type, rule.metric):  # fmt: skip
+                    self.applies[j] = self.applies[j] & ~named
+
+    def _keys_for(self, rule: Rule, applies: K.B) -> K.I64:
+        info = self.info
+        out = np.full(self.n, -1, dtype=np.int64)
+        for k in np.flatnonzero(applies).tolist():
+            subject = f"device:{info.device[k]}" if rule.scope == "device" else \
+                f"asset:{info.asset_codes[info.asset_index[k]]}"  # fmt: skip
+            out[k] = self._key(subject, rule.type)
+        return out
+
+    def _asset_keys(self, rule: Rule) -> K.I64:
+        kinds, codes = {k.value for k in rule.asset_kinds}, set(rule.assets)
+        info = self.info
+        return np.array([self._key(f"asset:{code}", rule.type)
+                         if kind in kinds or code in codes else -1
+                         for code, kind in zip(info.asset_codes, info.asset_kinds, strict=True)],
+                        dtype=np.int64)  # fmt: skip
+
+    def _limits(self, rule: Rule) -> K.F64:
+        out = np.full((self.n, 4), np.nan)
+        for level, limit in rule.levels.items():
+            out[:, level - 1] = limit
+        if rule.of_attribute:
+            info = self.info
+            scale = np.array([info.asset_attributes[a].get(rule.of_attribute,
+                                                             rule.attribute_default)
+                              for a in info.asset_index], dtype=np.float64)  # fmt: skip
+            out *= scale[:, None]  # an asset without the attribute (nor default) gets NaN
+        return out
+
+    def _init_state(self) -> None:
+        s, n = self.state, self.n
+        s.add("last_seen", np.full(n, K.NONE, dtype=np.int64))
+        s.add("clean.ring", np.full((n, self.ruleset.cleaning.window), np.nan))
+        s.add("clean.outlier", np.zeros(n, dtype=bool))
+        s.add("anomaly.mean", self.baseline.mean)
+        s.add("anomaly.dev", self.baseline.dev)
+        s.add("anomaly.seen", self.baseline.seen)
+        s.add("anomaly.cur", np.zeros(n, dtype=np.int8))
+        for r in self.rules:
+            s.add(f"{r.id}.cur", np.zeros(n, dtype=np.int8))
+            if r.kind in (RuleKind.THRESHOLD, RuleKind.RATE):
+                s.add(f"{r.id}.since", np.full((n, 4), K.NONE, dtype=np.int64))
+            if r.kind is RuleKind.RATE:
+                s.add(f"{r.id}.last_ts", np.full(n, K.NONE, dtype=np.int64))
+                s.add(f"{r.id}.last_value", np.zeros(n))
+            if r.kind is RuleKind.REPEAT:
+                s.add(f"{r.id}.edges", np.full((n, r.count), K.NONE, dtype=np.int64))
+                s.add(f"{r.id}.last_cond", np.zeros(n, dtype=bool))
+        n_assets = len(self.info.asset_codes)
+        for r in self.rules:  # when each rule last held at ≥ each level, per asset (coupled)
+            s.add_asset(f"{r.id}.held", np.full((n_assets, 4), K.NONE, dtype=np.int64))
+
+    # -- per batch ---------------------------------------------------------------------------
+    def process(self, k: K.I64, ts: K.I64, value: K.F64) -> tuple[Observations, int]:
+        """Evaluate one batch (late points already removed). Returns the observations and the
+        number of spikes held back."""
+        s = self.state
+        np.maximum.at(s["last_seen"], k, ts)
+        p = K.Sorted.of(k, ts, value)
+        spike = spikes(p, s["clean.ring"], s["clean.outlier"], self.ruleset.cleaning.z,
+                       self.min_dev)  # fmt: skip
+        if spike.any():
+            p = p.select(~spike)
+        parts: list[tuple[K.I64, K.I8, K.I64, int, K.I64, K.F64]] = []
+        assets = self.info.asset_index
+        for i, rule in enumerate(self.rules):
+            if rule.kind is RuleKind.NO_DATA:
+                continue
+            mask = self.applies[i][p.k]
+            if not mask.any():
+                continue
+            q = p.select(mask)
+            level = self._levels(i, rule, q)
+            s[f"{rule.id}.cur"][q.k[q.last]] = level[q.last]
+            held = s.asset(f"{rule.id}.held")
+            for lv in range(1, 5):
+                hit = level >= lv
+                if hit.any():
+                    np.maximum.at(held[:, lv - 1], assets[q.k[hit]], q.ts[hit])
+            parts.append((self.key_of[i][q.k], level, q.ts, i, q.k, q.value))
+        self._anomaly(p, parts)
+        obs = _reduce(parts, len(self.keys))
+        now = int(p.ts.max()) if len(p.k) else 0
+        touched_keys = np.unique(np.concatenate([obs.key] + [c[0] for c in parts])) \
+            if parts else obs.key  # fmt: skip
+        current = self._current()
+        merged = _merge(obs, touched_keys, current, parts, len(self.keys))
+        return _concat(merged, self._coupled(now)), int(spike.sum())
+
+    def _levels(self, i: int, rule: Rule, q: K.Sorted) -> K.I8:
+        s, lim = self.state, self.limits[i][q.k]
+        if rule.kind is RuleKind.THRESHOLD:
+            raw = K.grade(q.value, lim, rule.direction == "above")
+            return K.hold(q, raw, s[f"{rule.id}.since"], rule.for_s * 1000)
+        if rule.kind is RuleKind.RATE:
+            gap = self.info.interval_s * 5000.0
+            rate = K.rates(q, s[f"{rule.id}.last_ts"], s[f"{rule.id}.last_value"],
+                           rule.relative, gap)  # fmt: skip
+            raw = K.grade(rate, lim, rule.direction == "above")
+            return K.hold(q, raw, s[f"{rule.id}.since"], rule.for_s * 1000)
+        cond = K.grade(q.value, lim, rule.direction == "above") >= 1
+        edges = s[f"{rule.id}.edges"]
+        hits = K.repeats(q, cond, s[f"{rule.id}.last_cond"], edges, rule.window_s * 1000)
+        level = np.where(hits, rule.level, 0).astype(np.int8)
+        # At the series' last point the condition stays on while N edges remain in the window.
+        active = K.repeat_active(edges, q.k[q.last], q.ts[q.last], rule.window_s * 1000)
+        level[q.last] = np.where(active, np.int8(rule.level), level[q.last])
+        return level
+
+    def _anomaly(self, p: K.Sorted, parts: list[Any]) -> None:
+        mask = self.anomaly_applies[p.k]
+        if not mask.any():
+            return
+        q = p.select(mask)
+        _, bad = self.baseline.detect(q.k, hour_of_day(q.ts, self.utc_offset_s), q.value)
+        level = np.where(bad, self.ruleset.anomaly.level, 0).astype(np.int8)
+        self.state["anomaly.cur"][q.k[q.last]] = level[q.last]
+        parts.append((self.anomaly_key[q.k], level, q.ts, -1, q.k, q.value))
+
+    def _current(self) -> K.I8:
+        out = np.zeros(len(self.keys), dtype=np.int8)
+        for i, rule in enumerate(self.rules):
+            if rule.kind is not RuleKind.NO_DATA:
+                m = self.applies[i]
+                np.maximum.at(out, self.key_of[i][m], self.state[f"{rule.id}.cur"][m])
+        m = self.anomaly_applies
+        np.maximum.at(out, self.anomaly_key[m], self.state["anomaly.cur"][m])
+        return out
+
+    def _coupled(self, now: int) -> Observations:
+        keys, levels = [], []
+        held = {r.id: self.state.asset(f"{r.id}.held") for r in self.rules}
+        for rule, key_ids in zip(self.coupled, self.coupled_keys, strict=True):
+            subjects = np.flatnonzero(key_ids >= 0)
+            level = coupled_levels(rule, subjects, held, self.info.adjacency,
+                                   self.info.asset_kinds, now)  # fmt: skip
+            keys.append(key_ids[subjects])
+            levels.append(level)
+        return _plain(keys, levels, now)
+
+    # -- per tick ---------------------------------------------------------------------------
+    def tick(self, now: int) -> Observations:
+        """No-data rules and coupled windows running out, at wall-clock ``now`` (ms)."""
+        keys, levels = [], []
+        seen = self.state["last_seen"]
+        for i, rule in enumerate(self.rules):
+            if rule.kind is not RuleKind.NO_DATA:
+                continue
+            ks = np.flatnonzero(self.applies[i] & (seen != K.NONE))
+            late = now - seen[ks] > rule.intervals * self.info.interval_s[ks] * 1000
+            lv = np.zeros(len(self.keys), dtype=np.int8)
+            np.maximum.at(lv, self.key_of[i][ks], np.where(late, rule.level, 0).astype(np.int8))
+            ids = np.unique(self.key_of[i][ks])
+            keys.append(ids)
+            levels.append(lv[ids])
+        return _concat(_plain(keys, levels, now), self._coupled(now))
+
+
+def _reduce(parts: list[Any], n_keys: int) -> Observations:
+    """Peak per key over the batch's points (first point reaching the peak)."""
+    if not parts:
+        return _plain([], [], 0)
+    key = np.concatenate([c[0] for c in parts])
+    level = np.concatenate([c[1] for c in parts])
+    hot = np.flatnonzero(level > 0)
+    if not len(hot):
+        return _plain([], [], 0)
+    ts = np.concatenate([c[2] for c in parts])[hot]
+    rule = np.concatenate([np.full(len(c[0]), c[3], dtype=np.int64) for c in parts])[hot]
+    ks = np.concatenate([c[4] for c in parts])[hot]
+    vals = np.concatenate([c[5] for c in parts])[hot]
+    key, level = key[hot], level[hot]
+    order = np.lexsort((ts, -level.astype(np.int64), key))  # per key: highest, then earliest
+    key, level, ts, rule, ks, vals = (a[order] for a in (key, level, ts, rule, ks, vals))
+    head = np.ones(len(key), dtype=bool)
+    head[1:] = key[1:] != key[:-1]
+    return Observations(key[head], level[head], ts[head], rule[head], ks[head], vals[head],
+                        level[head], ts[head])  # fmt: skip
+
+
+def _merge(obs: Observations, touched: K.I64, current: K.I8, parts: list[Any],
+           n_keys: int) -> Observations:  # fmt: skip
+    """Every touched key, with its peak (0 if none), current level and last point time."""
+    last = np.full(n_keys, K.NONE, dtype=np.int64)
+    for c in parts:
+        np.maximum.at(last, c[0], c[2])
+    peak = np.zeros(n_keys, dtype=np.int8)
+    peak_ts, peak_rule = np.zeros(n_keys, np.int64), np.full(n_keys, -1, np.int64)
+    peak_k, peak_value = np.full(n_keys, -1, np.int64), np.zeros(n_keys)
+    peak[obs.key], peak_ts[obs.key], peak_rule[obs.key] = obs.peak, obs.peak_ts, obs.peak_rule
+    peak_k[obs.key], peak_value[obs.key] = obs.peak_k, obs.peak_value
+    t = touched
+    return Observations(t, peak[t], peak_ts[t], peak_rule[t], peak_k[t], peak_value[t],
+                        current[t], last[t])  # fmt: skip
+
+
+def _plain(keys: list[K.I64], levels: list[K.I8], now: int) -> Observations:
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    level = np.concatenate(levels).astype(np.int8) if levels else np.zeros(0, np.int8)
+    n = len(key)
+    at = np.full(n, now, dtype=np.int64)
+    return Observations(key, level, at, np.full(n, -1, np.int64), np.full(n, -1, np.int64),
+                        np.zeros(n), level, at)  # fmt: skip
+
+
+def _concat(a: Observations, b: Observations) -> Observations:
+    return Observations(*(np.concatenate([getattr(a, f), getattr(b, f)])
+                          for f in Observations.__dataclass_fields__))  # fmt: skip

@@ -1,0 +1,66 @@
+"""Rule state as named arrays, per series and per asset; exported as one compressed .npz
+keyed by series id and asset code, so it survives restarts, registry changes and rule edits
+(an array whose rule changed shape starts fresh)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[Any]
+
+
+class StateArrays:
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.series: dict[str, Array] = {}
+        self.assets: dict[str, Array] = {}
+
+    def add(self, name: str, array: Array) -> None:
+        self.series[name] = array
+
+    def add_asset(self, name: str, array: Array) -> None:
+        self.assets[name] = array
+
+    def __getitem__(self, name: str) -> Array:
+        return self.series[name]
+
+    def asset(self, name: str) -> Array:
+        return self.assets[name]
+
+    def export(self, series_id: npt.NDArray[np.int64], asset_codes: list[str]) -> bytes:
+        out = io.BytesIO()
+        arrays = {f"s:{k}": v for k, v in self.series.items()} | {
+            f"a:{k}": v for k, v in self.assets.items()
+        }
+        arrays["__series"] = series_id
+        arrays["__assets"] = np.array(asset_codes, dtype=str)
+        np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
+        return out.getvalue()
+
+    def restore(self, data: bytes, series_id: npt.NDArray[np.int64],
+                asset_codes: list[str]) -> int:  # fmt: skip
+        """Copy what matches into the arrays in place; returns how many arrays were restored."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            old_series = {int(s): i for i, s in enumerate(z["__series"])}
+            old_assets = {str(c): i for i, c in enumerate(z["__assets"])}
+            restored = 0
+            for prefix, target, ids, old in (
+                ("s:", self.series, [int(s) for s in series_id], old_series),
+                ("a:", self.assets, asset_codes, old_assets),
+            ):
+                pairs = [(new, old[i]) for new, i in enumerate(ids) if i in old]  # type: ignore[index]
+                if not pairs:
+                    continue
+                new_idx = np.array([p[0] for p in pairs])
+                old_idx = np.array([p[1] for p in pairs])
+                for name, array in target.items():
+                    key = prefix + name
+                    if key in z.files and z[key].shape[1:] == array.shape[1:] \
+                            and z[key].dtype == array.dtype:  # fmt: skip
+                        array[new_idx] = z[key][old_idx]
+                        restored += 1
+            return restored

@@ -1,0 +1,108 @@
+"""Lifeline workers wired to the App's telemetry pipeline: the MQTT consumer (adapters/mqtt.py)
+and the in-process lifeline simulator (demo/lifeline_sim.py).
+
+``cityops serve`` runs the consumer when ``CITYOPS_MQTT_URL`` is set and, with ``--simulate``,
+the simulator (no broker needed); ``cityops mqtt`` runs the consumer alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from cityops.adapters.mqtt import MqttConfig, MqttConsumer
+from cityops.bootstrap import App
+from cityops.config import Settings
+from cityops.demo.lifeline_sim import LifelineSim, SimMessage
+from cityops.service.telemetry import RawMessage, telemetry
+from cityops.service.telemetry.decode import SENML
+
+log = logging.getLogger(__name__)
+SIM_SOURCE = "sim:lifeline"
+
+
+def mqtt_config(settings: Settings, url: str | None = None) -> MqttConfig:
+    url = url or settings.mqtt_url
+    if not url:
+        raise ValueError("no MQTT broker: set CITYOPS_MQTT_URL (e.g. mqtt://127.0.0.1:1883)")
+    prefix = settings.mqtt_topic_prefix.rstrip("/")
+    return MqttConfig.from_url(
+        url, client_id=settings.mqtt_client_id, topic_prefix=prefix,
+        topic_filter=settings.mqtt_topic_filter or f"{prefix}/#",
+        receive_maximum=settings.mqtt_receive_maximum,
+        session_expiry_s=settings.mqtt_session_expiry_s, keepalive_s=settings.mqtt_keepalive_s,
+    )  # fmt: skip
+
+
+def start_consumer(app: App, cfg: MqttConfig | None = None) -> MqttConsumer:
+    """Consume the broker into ``telemetry(app).pipeline()``; messages are stamped with the
+    App's clock (relative SenML times are relative to it)."""
+    pipeline = telemetry(app).pipeline()
+    consumer = MqttConsumer(cfg or mqtt_config(app.settings), pipeline.submit,
+                            clock=lambda: app.clock().timestamp())  # fmt: skip
+    consumer.start()
+    return consumer
+
+
+def stop_consumer(app: App, consumer: MqttConsumer, timeout: float = 30.0) -> None:
+    """Take no more messages, write and acknowledge what was taken, disconnect."""
+    consumer.stop(drain=lambda: telemetry(app).pipeline().drain(timeout))
+
+
+def sim_message(message: SimMessage, now: float) -> RawMessage:
+    """A simulated pack as the pipeline gets it (the device named by the transport)."""
+    return RawMessage(SIM_SOURCE, message.payload, now, SENML, message.device)
+
+
+def start_simulator(app: App, stop: threading.Event, tick_s: float = 5.0) -> threading.Thread:
+    """Feed the demo network's live traffic into ``telemetry(app).pipeline()``."""
+
+    def run() -> None:
+        sim = LifelineSim.demo(incident_every_s=app.settings.simulate_incident_every_s)
+        pipeline = telemetry(app).pipeline()
+        sim.run_live(stop, lambda m, now: pipeline.submit(sim_message(m, now), timeout=10),
+                     lambda: app.clock().timestamp(), tick_s)  # fmt: skip
+
+    thread = threading.Thread(target=run, daemon=True, name="lifeline-simulator")
+    thread.start()
+    return thread
+
+
+def backfill(app: App, sim: LifelineSim, start: datetime, end: datetime,
+             window: timedelta = timedelta(minutes=5)) -> int:  # fmt: skip
+    """Ingest the simulated readings of [start, end) synchronously; returns points accepted."""
+    tel, accepted = telemetry(app), 0
+    t, stop = start.timestamp(), end.timestamp()
+    while t < stop:
+        t1 = min(stop, t + window.total_seconds())
+        batch = [sim_message(m, t1) for m in sim.messages(t, t1)]
+        for i in range(0, len(batch), 500):
+            accepted += tel.ingest(batch[i : i + 500]).accepted
+        t = t1
+    return accepted
+
+
+def demo_backfill(app: App, span: timedelta) -> int:
+    """Recent sensor history for a freshly loaded demo city (``cityops demo``)."""
+    sim = LifelineSim.demo(incident_every_s=app.settings.simulate_incident_every_s)
+    end = app.clock()
+    return backfill(app, sim, end - span, end)
+
+
+@contextmanager
+def lifeline_services(app: App, simulate: bool) -> Iterator[None]:
+    """What ``cityops serve`` runs beside the API; everything is stopped and drained after."""
+    stop = threading.Event()
+    consumer = start_consumer(app) if app.settings.mqtt_url else None
+    if simulate:
+        start_simulator(app, stop)
+    try:
+        yield
+    finally:
+        stop.set()
+        if consumer is not None:
+            stop_consumer(app, consumer)
+        telemetry(app).close()
