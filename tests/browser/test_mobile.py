@@ -85,7 +85,9 @@ def phone(browser: Any, live_server: LiveServer, console: Console) -> Any:
     page = ctx.new_page()
     console.attach(page)
     refused: list[str] = []  # which request a "Failed to load resource" was about
-    page.on("response", lambda r: refused.extend([f"{r.status} {r.url}"] if r.status >= 400 else []))
+    page.on(
+        "response", lambda r: refused.extend([f"{r.status} {r.url}"] if r.status >= 400 else [])
+    )
     page.refused = refused
     yield ctx, page
     ctx.close()
