@@ -15,7 +15,7 @@ from .samples import HELD_OUT, rows
 @pytest.fixture(scope="module")
 def model() -> TextClassifier:
     texts, labels = zip(*rows(), strict=True)
-    return TextClassifier().fit(list(texts), list(labels))
+    return TextClassifier(ClassifierConfig(embedding_weight=0.3)).fit(list(texts), list(labels))
 
 
 def test_encoder_is_local_and_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
