@@ -280,9 +280,10 @@ def offered_actions(case: CaseView, actor: Actor) -> list[str]:
     ]
 
 
-def check_allowed(case: CaseView, role: Role, action: str) -> Transition:
-    """The table row for the step, or IllegalTransition with the allowed next steps."""
+def check_allowed(case: CaseView, actor: Actor, action: str) -> Transition:
+    """The table row for the step, or IllegalTransition with the steps the actor is offered."""
     transition = BY_ACTION.get(action)
+    role = actor.role
     if (
         transition is None
         or case.state not in transition.from_states
@@ -292,14 +293,14 @@ def check_allowed(case: CaseView, role: Role, action: str) -> Transition:
             f"'{action}' is not allowed for {role.value} in state {case.state.value}",
             state=case.state.value,
             action=action,
-            allowed=allowed_actions(case, role),
+            allowed=offered_actions(case, actor),
         )
     return transition
 
 
 def decide(case: CaseView, actor: Actor, cmd: Command) -> Decision:
     """Check the command against the table; raise with the allowed next steps when refused."""
-    transition = check_allowed(case, actor.role, cmd.action)
+    transition = check_allowed(case, actor, cmd.action)
     refusals = [r for g in transition.guards if (r := GUARDS[g](case, actor, cmd)) is not None]
     if refusals:
         raise GuardFailed(

@@ -72,7 +72,7 @@ def apply_transition(
     view = case_view(case, now)
     target = None
     if cmd.action == "merge":
-        check_allowed(view, principal.role, cmd.action)  # who/when first, then which case
+        check_allowed(view, actor, cmd.action)  # who/when first, then which case
         target, into = dedupe.find_target(session, case, principal, cmd.data.get("into"))
         default = f"并入案卷 {into.case_no} / merged into case {into.case_no}"
         cmd = replace(cmd, target=into, note=cmd.note or default)
