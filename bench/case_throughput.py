@@ -22,7 +22,7 @@ from benchdb import emit, postgres_urls, sqlite_urls
 from sqlalchemy import Engine, Table, select
 
 from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow
-from cityops.bootstrap import bootstrap
+from cityops.bootstrap import App, bootstrap
 from cityops.config import Settings
 from cityops.demo.city import generate_demo_city
 from cityops.demo.load import load_demo
@@ -55,6 +55,14 @@ def _pipeline(url: str, reports: list[ReportInput], batch: int) -> tuple[float, 
     app = bootstrap(Settings(database_url=url))
     load_demo(app)
     app.reference.get()  # warm the caches as a running server has them
+    rate = len(reports) / feed(app, reports, batch)
+    rows = written_rows(app)
+    app.dispose()
+    return rate, rows
+
+
+def feed(app: App, reports: list[ReportInput], batch: int) -> float:
+    """Seconds to submit the reports one per transaction (batch=1) or ``batch`` at a time."""
     start = time.perf_counter()
     if batch == 1:
         for report in reports:
@@ -62,11 +70,13 @@ def _pipeline(url: str, reports: list[ReportInput], batch: int) -> tuple[float, 
     else:
         for i in range(0, len(reports), batch):
             submit_batch(app, reports[i : i + batch], SYSTEM)
-    rate = len(reports) / (time.perf_counter() - start)
+    return time.perf_counter() - start
+
+
+def written_rows(app: App) -> dict[str, list]:
+    """The cases, reports and first events the pipeline wrote, for the raw peer to write again."""
     with app.engine.connect() as conn:
-        rows = {t.name: [dict(r._mapping) for r in conn.execute(select(t))] for t in TABLES}
-    app.dispose()
-    return rate, rows
+        return {t.name: [dict(r._mapping) for r in conn.execute(select(t))] for t in TABLES}
 
 
 def _raw_insert(url: str, rows: dict[str, list], n: int) -> float:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from benchdb import emit
-from case_throughput import TABLES, _raw_insert
+from case_throughput import _raw_insert, feed, written_rows
 from sqlalchemy import func, select
 
 from cityops.adapters.db.models import CaseRow, ReportRow
@@ -38,8 +38,7 @@ from cityops.demo.phrases import category_weights, report_text
 from cityops.domain.coords import wgs84_to_gcj02
 from cityops.domain.model import Channel
 from cityops.domain.taxonomy import load_default_taxonomy
-from cityops.service.intake import ReportInput, submit, submit_batch
-from cityops.service.principal import SYSTEM
+from cityops.service.intake import ReportInput
 
 
 def _reports(n: int, seed: int) -> list[ReportInput]:
@@ -96,14 +95,7 @@ def _app(url: str, models: Path) -> App:
 
 def _pipeline(url: str, models: Path, reports: list[ReportInput], batch: int) -> dict:
     app = _app(url, models)
-    start = time.perf_counter()
-    if batch == 1:
-        for report in reports:
-            submit(app, report, SYSTEM)
-    else:
-        for i in range(0, len(reports), batch):
-            submit_batch(app, reports[i : i + batch], SYSTEM)
-    seconds = time.perf_counter() - start
+    seconds = feed(app, reports, batch)
     with app.reads() as s:
         cases = s.scalar(select(func.count()).select_from(CaseRow)) or 0
         merged = s.scalar(select(func.count()).where(ReportRow.merged.is_(True))) or 0
@@ -113,8 +105,7 @@ def _pipeline(url: str, models: Path, reports: list[ReportInput], batch: int) ->
         triage = dict(
             s.execute(select(CaseRow.triage, func.count()).group_by(CaseRow.triage)).all()
         )
-    with app.engine.connect() as conn:
-        rows = {t.name: [dict(r._mapping) for r in conn.execute(select(t))] for t in TABLES}
+    rows = written_rows(app)
     app.dispose()
     return {"rate": len(reports) / seconds, "cases": cases, "merged": merged, "auto": auto,
             "triage": {str(k): v for k, v in triage.items()}, "rows": rows}  # fmt: skip

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import BrowserContext, sync_playwright
 
 from cityops.bootstrap import bootstrap
 from cityops.demo.load import load_demo
@@ -20,6 +20,19 @@ from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_histor
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 READY = {"screen": "#screen[data-ready='1']"}  # a page's "fully drawn" selector, if it has one
+
+
+def shoot(ctx: BrowserContext, url: str, ready: str | None, target: Path) -> None:
+    """Open ``url`` in a new tab of ``ctx``, wait until drawn, write ``target``.png, close."""
+    tab = ctx.new_page()
+    tab.goto(url)
+    if ready:
+        tab.wait_for_selector(ready, state="attached", timeout=30_000)
+    tab.wait_for_timeout(2500)  # animations settle
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(target.with_suffix(".png")))
+    print("wrote", target.with_suffix(".png"))
+    ctx.close()
 
 
 def main(names: list[str]) -> None:
@@ -42,15 +55,7 @@ def main(names: list[str]) -> None:
                             f"localStorage.setItem('cityops.token', {token!r});"
                             "localStorage.setItem('cityops.user', '{\"username\":\"commander\"}')"
                         )
-                    tab = ctx.new_page()
-                    tab.goto(server.url + page.path)
-                    if page.name in READY:
-                        tab.wait_for_selector(READY[page.name], state="attached", timeout=30_000)
-                    tab.wait_for_timeout(2500)  # animations settle
-                    OUT.mkdir(parents=True, exist_ok=True)
-                    tab.screenshot(path=str(OUT / f"{page.name}.png"))
-                    print("wrote", OUT / f"{page.name}.png")
-                    ctx.close()
+                    shoot(ctx, server.url + page.path, READY.get(page.name), OUT / page.name)
                 browser.close()
         finally:
             server.stop()

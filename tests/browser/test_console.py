@@ -266,6 +266,7 @@ def screenshots() -> None:
 
     from cityops.bootstrap import bootstrap
     from cityops.demo.load import load_demo
+    from tests.browser.screenshots import shoot
     from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, add_history, settings
 
     out = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -311,14 +312,8 @@ def screenshots() -> None:
                         f"localStorage.setItem('cityops.token', {token!r});"
                         f"localStorage.setItem('cityops.user', '{{\"username\":\"{user}\"}}')"
                     )
-                    tab = ctx.new_page()
-                    tab.goto(f"{server.url}/console{hash_}")
-                    tab.wait_for_selector("#console[data-ready='1']", state="attached")
-                    tab.wait_for_timeout(2500)
-                    out.mkdir(parents=True, exist_ok=True)
-                    tab.screenshot(path=str(out / f"{name}.png"))
-                    print("wrote", out / f"{name}.png")
-                    ctx.close()
+                    shoot(ctx, f"{server.url}/console{hash_}", "#console[data-ready='1']",
+                          out / name)  # fmt: skip
                 browser.close()
         finally:
             server.stop()
