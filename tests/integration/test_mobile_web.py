@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+
+from PIL import Image
 
 from cityops.bootstrap import App
 from tests.helpers import Api
@@ -38,3 +41,30 @@ def test_the_page_links_its_manifest(sqlite_app: App) -> None:
     body = manifest.json()
     assert body["scope"] == "/m" and body["start_url"].startswith("/m")
     assert body["short_name"] == "移动巡查" and body["icons"]
+
+
+def test_the_manifest_icons_resolve_with_their_type_and_size(sqlite_app: App) -> None:
+    client = Api(sqlite_app).client
+    listed = client.get("/m/manifest.webmanifest").json()["icons"]
+    pngs = [i for i in listed if i["type"] == "image/png"]
+    assert {i["sizes"] for i in pngs} >= {"192x192", "512x512"}
+    assert {i["purpose"] for i in pngs} == {"any", "maskable"}
+    for icon in listed:
+        r = client.get(icon["src"])
+        assert r.status_code == 200, icon
+        assert r.headers["content-type"].startswith(icon["type"])
+        if icon["type"] == "image/png":
+            with Image.open(io.BytesIO(r.content)) as img:
+                assert img.format == "PNG" and f"{img.width}x{img.height}" == icon["sizes"]
+                corner = img.convert("RGBA").getpixel((0, 0))
+                # "any" keeps the favicon's rounded corners; "maskable" bleeds to the edge
+                assert (corner[3] == 255) is (icon["purpose"] == "maskable")
+    worker = client.get("/m/sw.js").text
+    assert all(i["src"] in worker for i in pngs)  # the installed app has them offline
+
+
+def test_an_icon_size_that_is_not_drawn_is_a_404_with_the_sizes(sqlite_app: App) -> None:
+    r = Api(sqlite_app).client.get("/m/icon-64.png")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+    assert r.json()["error"]["details"]["sizes"] == [192, 512]

@@ -304,10 +304,7 @@ def serve(
             target=sim.run_live, args=(stop, rate, app.clock), daemon=True, name="simulator"
         ).start()
     s = app.settings
-    base = f"http://{s.host}:{s.port}"
-    typer.echo(f"\nCityOps 一网统管 on {base}\n  API docs  {base}/docs\n  health    {base}/healthz")
-    typer.echo(f"  screen    {base}/screen  (指挥大屏)")
-    _print_demo_logins(app)
+    typer.echo(serve_banner(app))
     try:
         with lifeline_services(app, simulate):  # sensors, MQTT (docs/lifeline.md)
             # Live streams (SSE) never finish by themselves: give them a moment, then stop.
@@ -317,13 +314,25 @@ def serve(
         stop.set()
 
 
-def _print_demo_logins(app: App) -> None:
+def serve_banner(app: App) -> str:
+    """Where everything is: each screen of the start page, the API docs, and who to sign in as."""
+    from cityops.entrypoints.web.pages import PAGES, strings
+
+    s, zh = app.settings, strings()
+    base = f"http://{s.host}:{s.port}"
+    lines = [f"\nCityOps 一网统管 on {base}"]
+    lines += [f"  {p.name:<9} {base}{p.path:<10} {zh.get(p.title, '')}" for p in PAGES if p.home]
+    lines += [f"  {'API docs':<9} {base}/docs", f"  {'health':<9} {base}/healthz"]
+    return "\n".join(lines + _demo_logins(app))
+
+
+def _demo_logins(app: App) -> list[str]:
     from cityops.demo.city import DEMO_PASSWORD
     from cityops.demo.load import is_loaded
 
     if not is_loaded(app):
-        return
-    typer.echo(f"  demo logins (password {DEMO_PASSWORD}):")
+        return []
+    lines = [f"  demo logins (password {DEMO_PASSWORD}):"]
     for user, role in (
         ("admin", "系统管理员 admin"), ("commander", "指挥长 commander"),
         ("acceptor", "受理员 acceptor"), ("dispatcher", "派遣员 dispatcher"),
@@ -331,8 +340,9 @@ def _print_demo_logins(app: App) -> None:
         ("handler-roads", "处置员 handler, 道路运行管理中心"), ("auditor", "审计员 auditor"),
         ("citizen", "市民 citizen"),
     ):  # fmt: skip
-        typer.echo(f"    {user:<16} {role}")
-    typer.echo("")
+        lines.append(f"    {user:<16} {role}")
+    hint = "  /m: inspector01 or a handler-*; /citizen needs no sign-in; the rest: any staff login"
+    return [*lines, hint, ""]
 
 
 @cli.command()

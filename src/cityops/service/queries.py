@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, String, cast, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow, UserRow
 from cityops.bootstrap import App
@@ -48,6 +48,9 @@ class CaseFilter:
     text: str | None = None
     triage: str | None = None  # "locate" or "classify": the manual queues
     suggested: bool | None = None  # open cases with an undecided 并案 suggestion (or without)
+    extension_pending: bool | None = None  # a 延期 request waits for the shift leader
+    returned: bool | None = None  # 回退: returned by a department and not dispatched since
+    supervised: bool | None = None  # 督办: a commander or shift leader has pressed on it
 
     def clauses(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
@@ -80,6 +83,12 @@ class CaseFilter:
                 [s.value for s in TERMINAL_STATES]
             )
             out.append(pending if self.suggested else ~pending)
+        if self.extension_pending is not None:
+            out.append(_extension_pending() if self.extension_pending else ~_extension_pending())
+        if self.returned is not None:
+            out.append(_returned() if self.returned else ~_returned())
+        if self.supervised is not None:
+            out.append(_has_event("supervise") if self.supervised else ~_has_event("supervise"))
         if self.text:
             like = f"%{self.text}%"
             out.append(
@@ -91,6 +100,29 @@ class CaseFilter:
                 )
             )
         return out
+
+
+def _extension_pending() -> ColumnElement[bool]:
+    # Settled requests leave JSON null behind (not SQL NULL), on SQLite and PostgreSQL alike.
+    return func.coalesce(cast(CaseRow.extension, String), "null") != "null"
+
+
+def _has_event(action: str) -> ColumnElement[bool]:
+    e = aliased(CaseEventRow)
+    return exists().where(e.case_id == CaseRow.id, e.action == action)
+
+
+def _returned() -> ColumnElement[bool]:
+    """The last 回退 is later than the last 派遣/改派: the case waits to be dispatched again."""
+    r = aliased(CaseEventRow)
+    last_return = (
+        select(func.max(r.seq)).where(r.case_id == CaseRow.id, r.action == "return")
+    ).scalar_subquery()
+    d = aliased(CaseEventRow)
+    dispatched_since = exists().where(
+        d.case_id == CaseRow.id, d.action.in_(("dispatch", "redispatch")), d.seq > last_return
+    )
+    return _has_event("return") & ~dispatched_since
 
 
 def summary(case: CaseRow, snap: Snapshot, principal: Principal, now: datetime) -> dict[str, Any]:
@@ -179,8 +211,7 @@ def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
             classification=case.classification,  # the machine's category decision and why
             extension=case.extension,
             allowed_actions=[
-                {"action": a, "label": BY_ACTION[a].label_zh}
-                for a in offered_actions(view, actor)
+                {"action": a, "label": BY_ACTION[a].label_zh} for a in offered_actions(view, actor)
             ],
             timeline=[_event(e, snap, names, principal) for e in events],
             **_duplicate(s, case, events),

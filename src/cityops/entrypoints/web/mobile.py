@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from cityops.bootstrap import App
-from cityops.entrypoints.web import vendor
+from cityops.domain.errors import NotFound
+from cityops.entrypoints.web import icons, vendor
 from cityops.entrypoints.web.pages import PAGES, STATIC_DIR, TEMPLATES_DIR, strings
 
 router = APIRouter(include_in_schema=False)
@@ -24,6 +26,13 @@ router = APIRouter(include_in_schema=False)
 SW_SOURCE = STATIC_DIR / "js" / "pages" / "mobile" / "sw.js"
 MANIFEST = "/m/manifest.webmanifest"
 ICON = {"src": "/static/img/favicon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"}
+# PNG icons (what installs ask for), drawn from the favicon by icons.py.
+PNG_ICONS = [
+    *({"src": f"/m/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png", "purpose": "any"}
+      for n in icons.SIZES),
+    {"src": "/m/icon-maskable-512.png", "sizes": "512x512", "type": "image/png",
+     "purpose": "maskable"},
+]  # fmt: skip
 _SHARED_JS = ("api.js", "i18n.js", "ui.js", "map.js", "relogin.js")
 
 
@@ -44,13 +53,13 @@ def shell(root: Path) -> tuple[list[str], str]:
     """The URLs to cache at install and a version that changes whenever one of them does."""
     page = next(p for p in PAGES if p.name == "mobile")
     statics = _static_files()
-    urls = [page.path, MANIFEST]
+    urls = [page.path, MANIFEST, *(i["src"] for i in PNG_ICONS)]
     urls += ["/static/" + f.relative_to(STATIC_DIR).as_posix() for f in statics]
     leaflet = vendor.PACKAGES["leaflet"]
     urls += [vendor.url(root, "leaflet", leaflet.module or "")]
     urls += [vendor.url(root, "leaflet", css) for css in leaflet.css]
     digest = hashlib.sha256()
-    for f in [*statics, SW_SOURCE, TEMPLATES_DIR / "mobile.html"]:
+    for f in [*statics, SW_SOURCE, TEMPLATES_DIR / "mobile.html", Path(icons.__file__)]:
         digest.update(f.read_bytes() if f.is_file() else b"-")
     digest.update("\n".join(urls).encode())
     return urls, digest.hexdigest()[:16]
@@ -80,7 +89,17 @@ def manifest() -> JSONResponse:
         "orientation": "portrait",
         "background_color": "#f4f6fa",
         "theme_color": "#0b5cad",
-        "icons": [ICON],
+        "icons": [ICON, *PNG_ICONS],
     }
     return JSONResponse(body, media_type="application/manifest+json",
                         headers={"Cache-Control": "no-cache"})  # fmt: skip
+
+
+@router.get("/m/icon-{kind}.png")
+def icon(kind: str) -> Response:
+    """``icon-192.png``, ``icon-512.png`` and ``icon-maskable-512.png`` of the manifest."""
+    found = re.fullmatch(r"(maskable-)?(\d{1,4})", kind)
+    if not found or int(found[2]) not in icons.SIZES:
+        raise NotFound(f"no icon {kind}.png / 没有该图标", sizes=list(icons.SIZES))
+    png = icons.icon_png(int(found[2]), maskable=bool(found[1]))
+    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})

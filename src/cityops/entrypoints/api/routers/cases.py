@@ -40,12 +40,19 @@ def cases(
     q: Annotated[str | None, Query(max_length=100)] = None,
     triage: Annotated[str | None, Query(pattern="^(locate|classify)$")] = None,
     suggested: Annotated[bool | None, Query(description="open, with a 并案 suggestion")] = None,
+    extension_pending: Annotated[
+        bool | None, Query(description="a 延期 request waits for approval")
+    ] = None,
+    returned: Annotated[
+        bool | None, Query(description="回退 by the department, not dispatched again since")
+    ] = None,
+    supervised: Annotated[bool | None, Query(description="督办 at least once")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page:
     flt = CaseFilter(
         state, category, area, department_id, channel, overdue, created_from, created_to, q,
-        triage, suggested,
+        triage, suggested, extension_pending, returned, supervised,
     )  # fmt: skip
     total, items = list_cases(app, principal, flt, limit, offset)
     return Page(total=total, limit=limit, offset=offset, items=items)

@@ -20,7 +20,8 @@ function columnsFor(q) {
   return ["clock", "case_no", "title", "category", "place", "department", single ? null : "state", "created"].filter(Boolean);
 }
 
-/** The queues of a role: key, query for /api/v1/cases, an optional client-side filter, quick action. */
+/** The queues of a role: key, query for /api/v1/cases (the API filters pending 延期, 回退 and
+ * 督办 itself), an optional client-side filter on the summaries, quick action. */
 export function queuesFor(me) {
   const dept = me.department_ids?.length === 1 ? me.department_ids[0] : undefined;
   const late = { key: "overdue", query: { state: OPEN_STATES, overdue: true } };
@@ -47,8 +48,8 @@ export function queuesFor(me) {
       ];
     case "shift_leader":
       return [
-        { key: "extension", query: { state: ["dispatched", "handling"] }, detail: (d) => Boolean(d.extension) },
-        { key: "returned", query: { state: ["opened"] }, detail: (d) => d.timeline.some((e) => e.action === "return") },
+        { key: "extension", query: { state: ["dispatched", "handling"], extension_pending: true } },
+        { key: "returned", query: { state: ["opened"], returned: true } },
         { key: "suspended", query: { state: ["suspended"] } },
         { key: "toCheck", query: { state: ["handled"] } },
         late,
@@ -63,7 +64,7 @@ export function queuesFor(me) {
         late,
         { key: "escalated", query: { state: OPEN_STATES }, filter: (c) => c.level && c.level !== "street" },
         { key: "warning", query: { state: OPEN_STATES }, filter: (c) => c.clock?.colour === "yellow" && !c.overdue },
-        { key: "supervised", query: { state: OPEN_STATES }, detail: (d) => d.timeline.some((e) => e.action === "supervise") },
+        { key: "supervised", query: { state: OPEN_STATES, supervised: true } },
       ];
     default:
       return [
@@ -73,8 +74,8 @@ export function queuesFor(me) {
   }
 }
 
-// Case details by id, reused while the case's updated_at is unchanged (the queues that need a
-// detail — pending extension, returned, supervised — re-read only what changed).
+// Case details by id, reused while the case's updated_at is unchanged: the dispatch queue shows
+// each row's proposed department (routing), which only the detail carries.
 const detailCache = new Map();
 
 async function detailOf(c) {
@@ -85,18 +86,12 @@ async function detailOf(c) {
   return d;
 }
 
-/** Cases of a queue: the query's cases, narrowed by a summary filter or by their detail. */
+/** Cases of a queue: the query's cases, narrowed by a summary filter where there is one. */
 async function load(q) {
-  const { total, items } = await fetchAll(q.query, q.filter || q.detail ? 1000 : 500);
-  let list = q.filter ? items.filter(q.filter) : items;
-  const details = new Map();
-  if (q.detail) {
-    const answers = await pool(list, 8, detailOf);
-    answers.forEach((d) => d && details.set(d.id, d));
-    list = list.filter((c) => details.has(c.id) && q.detail(details.get(c.id)));
-  }
-  const capped = !q.filter && !q.detail && total > items.length;
-  return { total: q.filter || q.detail ? list.length : total, items: list, details, capped };
+  const { total, items } = await fetchAll(q.query, q.filter ? 1000 : 500);
+  const list = q.filter ? items.filter(q.filter) : items;
+  const capped = !q.filter && total > items.length;
+  return { total: q.filter ? list.length : total, items: list, details: new Map(), capped };
 }
 
 async function pool(items, size, fn) {
@@ -144,13 +139,13 @@ export async function mount(el, ctx) {
     }));
   }
 
-  // Each tab's count as soon as it is known (the ones that read case details come last).
+  // Each tab's count as soon as it is known (the ones filtered here in the page come last).
   const shown = new Map();
   async function counts() {
     await Promise.all(queues.map(async (q) => {
       try {
         shown.set(q.key, q === active && state.data ? state.data.total
-          : q.filter || q.detail ? (await load(q)).total : await countOf(q.query));
+          : q.filter ? (await load(q)).total : await countOf(q.query));
       } catch {
         shown.set(q.key, null);
       }

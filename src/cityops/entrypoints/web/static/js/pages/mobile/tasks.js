@@ -11,7 +11,7 @@ const KINDS = {
   inspector: { accepted: "verify", handled: "check" },
   handler: { dispatched: "start", handling: "handle" },
 };
-const view = { filter: "all", data: null, at: 0, fresh: true, loading: false };
+const view = { filter: "all", data: null, at: 0, fresh: true, loading: false, again: false };
 
 export function taskKinds() {
   return KINDS[app.me?.role] || null;
@@ -54,8 +54,14 @@ async function warm(query, cases) {
 }
 
 export async function refreshTasks() {
-  if (view.loading || !taskKinds()) return;
+  if (!taskKinds()) return;
+  if (view.loading) {
+    // A list read before this call may predate what changed: read it once more afterwards.
+    view.again = true;
+    return;
+  }
   view.loading = true;
+  view.again = false;
   $("#view-tasks").classList.add("loading");
   try {
     const got = await fetchTasks();
@@ -68,6 +74,7 @@ export async function refreshTasks() {
     $("#view-tasks").classList.remove("loading");
   }
   await renderTasks();
+  if (view.again) await refreshTasks();
 }
 
 function item(c, kind, queued) {
