@@ -138,6 +138,24 @@ def _mix(
     return total
 
 
+@dataclass(frozen=True)
+class _Explainer:
+    """What explanations need, derived once per model: the distinct surface terms, each
+    column's index among them (-1: no term), and each member's weights minus their class mean
+    (a column's pull towards one class rather than the others)."""
+
+    names: list[str]
+    term_ids: Array
+    centred: list[Array]
+
+    @classmethod
+    def of(cls, terms: list[str], linear: list[tuple[Array, Array]]) -> _Explainer:
+        index: dict[str, int] = {}
+        ids = [index.setdefault(t, len(index)) if t else -1 for t in terms]
+        centred = [np.asarray(w) - np.asarray(w).mean(axis=0) for w, _ in linear]
+        return cls(list(index), np.array(ids, dtype=np.int64), centred)
+
+
 @dataclass(eq=False)
 class TextClassifier:
     """Fit on labelled texts; rank labels with calibrated confidences; explain; save and load."""
@@ -149,6 +167,7 @@ class TextClassifier:
     _featurizer: Featurizer | None = field(default=None, init=False, repr=False)
     _members: _Members | None = field(default=None, init=False, repr=False)
     _terms: list[str] | None = field(default=None, init=False, repr=False)
+    _explainer: _Explainer | None = field(default=None, init=False, repr=False)
 
     # -- training ----------------------------------------------------------------------------
 
@@ -174,7 +193,7 @@ class TextClassifier:
         if not isinstance(unlabelled, UnlabelledCorpus):
             unlabelled = UnlabelledCorpus(list(unlabelled))
         self._featurizer = fit_featurizer(self.config, texts, unlabelled)
-        self._terms = None
+        self._terms, self._explainer = None, None
         x = self._featurizer.transform(texts)
         e = embedding.embed(texts) if self.config.embedding_weight > 0 else None
         self.temperature = self._calibrate(x, e, y)
@@ -281,31 +300,47 @@ class TextClassifier:
         return round(share * float(z[0, self.classes.index(label)]), 4)
 
     def _explain_rows(self, x: Any, labels: Sequence[int], n: int) -> list[list[tuple[str, float]]]:
+        """The ``n`` words that pushed each row towards its label most, for the whole batch.
+
+        Vectorised over the batch's non-zeros (the intake hot path): each non-zero's pull
+        towards its row's label, per member, is summed per surface term (a word can be a
+        column of several blocks), then the positive ones are ranked within each row.
+        """
         _, members = self._ready()
         sparse_share = 1.0 - members.embedding_share(self.config)
         nb = self.config.nb_weight
         shares = (sparse_share * (1.0 - nb), sparse_share * nb)
         linear = _linear(members, len(self.classes))
-        # One sparse product for all rows: the per-row spread of class scores.
-        stds = [np.asarray(x @ w.T + b).std(axis=1) + 1e-12 for w, b in linear]
-        if self._terms is None:
-            self._terms = self._ready()[0].terms()
-        terms = self._terms
-        out: list[list[tuple[str, float]]] = []
-        for row, c in enumerate(labels):
-            lo, hi = x.indptr[row], x.indptr[row + 1]
-            cols, values = x.indices[lo:hi], x.data[lo:hi]
-            contribution = np.zeros(len(cols))
-            for (w, _b), share, std in zip(linear, shares, stds, strict=True):
-                towards = w[c, cols] - w[:, cols].mean(axis=0)
-                contribution += share * values * towards / std[row]
-            summed: dict[str, float] = {}
-            for col, value in zip(cols, contribution, strict=True):
-                term = terms[col]
-                if term:
-                    summed[term] = summed.get(term, 0.0) + float(value)
-            ranked = sorted(((t, v) for t, v in summed.items() if v > 0), key=lambda p: -p[1])
-            out.append([(t, round(v, 4)) for t, v in ranked[:n]])
+        if self._explainer is None:
+            if self._terms is None:
+                self._terms = self._ready()[0].terms()
+            self._explainer = _Explainer.of(self._terms, linear)
+        explainer = self._explainer
+        rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        label_of = np.asarray(labels, dtype=np.int64)[rows]
+        contribution = np.zeros(len(x.data))
+        for (w, b), centred, share in zip(linear, explainer.centred, shares, strict=True):
+            std = np.asarray(x @ w.T + b).std(axis=1) + 1e-12  # per-row spread of class scores
+            contribution += share * x.data * centred[label_of, x.indices] / std[rows]
+        term = explainer.term_ids[x.indices]
+        keep = term >= 0
+        # Sum per (row, term), keep the positive sums, rank within each row.
+        n_terms = len(explainer.names)
+        keys, inverse = np.unique(rows[keep] * n_terms + term[keep], return_inverse=True)
+        sums = np.bincount(inverse, weights=contribution[keep], minlength=len(keys))
+        positive = sums > 0
+        keys, sums = keys[positive], sums[positive]
+        key_rows = keys // n_terms
+        order = np.lexsort((-sums, key_rows))
+        keys, sums, key_rows = keys[order], sums[order], key_rows[order]
+        starts = np.searchsorted(key_rows, key_rows)  # where each row's run begins
+        top = np.arange(len(keys)) - starts < n
+        out: list[list[tuple[str, float]]] = [[] for _ in range(x.shape[0])]
+        names = explainer.names
+        for key, value, row in zip(
+            keys[top].tolist(), sums[top].tolist(), key_rows[top].tolist(), strict=True
+        ):
+            out[row].append((names[key % n_terms], round(value, 4)))
         return out
 
     def decide(self, text: str, threshold: float = 0.6, k: int = 3, n_explain: int = 5) -> Decision:
@@ -350,10 +385,12 @@ class TextClassifier:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_terms"] = None  # derivable from the vocabularies
+        state["_explainer"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_explainer", None)  # saved before the explainer cache existed
         # Models saved before the embedding member existed: their config lacks its fields.
         for name, value in (("embedding_weight", 0.0), ("embedding_c", 3.0)):
             if name not in self.config.__dict__:
