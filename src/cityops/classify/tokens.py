@@ -1,8 +1,8 @@
 """Word segmentation for report text: jieba for Chinese, lowercase word tokens for English.
 
 jieba's packaged dictionary is loaded once, on first use of Chinese text, with its logger at
-WARNING (no "Building prefix dict" chatter). Results are memoised per text (the last 32,768
-texts), so cross-validation and retraining on the same corpus segment each message only once.
+WARNING (no "Building prefix dict" chatter). Results are memoised per line (the last 32,768
+lines), so cross-validation and retraining on the same corpus segment each message only once.
 
 The analysers at the bottom are module-level functions (not lambdas) so that fitted vectorisers
 that use them can be pickled with joblib.
@@ -65,13 +65,24 @@ def _segmenter() -> Any:
     return _jieba
 
 
-@lru_cache(maxsize=32768)
 def _tokens(text: str) -> tuple[str, ...]:
+    # Line by line: jieba never joins words across a line break, so the words of a text are
+    # the words of its lines, and the subject line (segmented again for the subject blocks)
+    # comes from the memo instead of from jieba.
     lowered = text.lower()
-    if _CJK.search(lowered):
-        pieces = _segmenter().lcut(lowered)
+    how = "zh" if _CJK.search(lowered) else ("ascii" if lowered.isascii() else "words")
+    lines = lowered.splitlines()
+    if len(lines) == 1:
+        return _line_tokens(lines[0], how)
+    return tuple(w for line in lines for w in _line_tokens(line, how))
+
+
+@lru_cache(maxsize=32768)
+def _line_tokens(line: str, how: str) -> tuple[str, ...]:
+    if how == "zh":
+        pieces = _segmenter().lcut(line)
     else:
-        pieces = _ASCII_WORD.findall(lowered) if lowered.isascii() else re.findall(r"\w+", lowered)
+        pieces = _ASCII_WORD.findall(line) if how == "ascii" else re.findall(r"\w+", line)
     kept = (s.strip() for s in pieces)
     # Interned: the memo then holds one copy of each distinct word, not one per occurrence.
     return tuple(sys.intern(p) for p in kept if p and _HAS_LETTER.search(p) and p not in STOPWORDS)
@@ -115,4 +126,4 @@ def subject_normalised(text: str) -> str:
 
 def clear_cache() -> None:
     """Forget memoised segmentations (tests, or after changing jieba's dictionary)."""
-    _tokens.cache_clear()
+    _line_tokens.cache_clear()
