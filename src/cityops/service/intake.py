@@ -30,7 +30,7 @@ from cityops.service.dedupe import (
     attach_report,
     find_duplicate,
 )
-from cityops.service.locating import Place, locate, set_place
+from cityops.service.locating import Place, Where, locate, locate_batch, set_place
 from cityops.service.principal import SYSTEM, Principal
 from cityops.service.reference import Snapshot
 from cityops.service.routing import route, route_to_owner
@@ -145,7 +145,8 @@ def _classify(
     return out
 
 
-def _validate(snap: Snapshot, report: ReportInput, min_confidence: float) -> Place:
+def _check(snap: Snapshot, report: ReportInput) -> None:
+    """Everything but the place (which :func:`locate` checks, alone or for a batch)."""
     if not report.source_id or len(report.source_id) > SOURCE_ID_MAX:
         raise ValidationFailed(
             f"source_id (idempotency key) must be 1–{SOURCE_ID_MAX} characters", field="source_id"
@@ -154,8 +155,16 @@ def _validate(snap: Snapshot, report: ReportInput, min_confidence: float) -> Pla
         raise ValidationFailed("description is required / 需要问题描述", field="description")
     _check_category(snap, report.category)
     _check_component(snap, report)
+
+
+def _validate(snap: Snapshot, report: ReportInput, min_confidence: float) -> Place:
+    _check(snap, report)
     return locate(snap, report.lon, report.lat, report.grid_code, report.address,
                   crs=report.crs, min_confidence=min_confidence)  # fmt: skip
+
+
+def _where(report: ReportInput) -> Where:
+    return Where(report.lon, report.lat, report.grid_code, report.address, report.crs)
 
 
 def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
@@ -209,12 +218,21 @@ def submit_batch(
     """
     snap, now = app.reference.get(), app.clock()
     results: list[Submitted | Rejected | None] = [None] * len(reports)
-    places: dict[int, Place] = {}
+    checked: list[int] = []
     for i, report in enumerate(reports):
         try:
-            places[i] = _validate(snap, report, app.settings.geocode_min_confidence)
+            _check(snap, report)
+            checked.append(i)
         except ValidationFailed as exc:
             results[i] = Rejected(report.source_id, exc.code, exc.message, exc.details)
+    located = locate_batch(snap, [_where(reports[i]) for i in checked],
+                           min_confidence=app.settings.geocode_min_confidence)  # fmt: skip
+    places: dict[int, Place] = {}
+    for i, place in zip(checked, located, strict=True):
+        if isinstance(place, ValidationFailed):
+            results[i] = Rejected(reports[i].source_id, place.code, place.message, place.details)
+        else:
+            places[i] = place
     with app.reads() as session:
         known = _known(session, [reports[i] for i in places])
     fresh: dict[tuple[str, str], int] = {}  # first index of each new key in this batch
