@@ -10,8 +10,10 @@ stderr when its files are absent):
     intake, ``RequestType`` and ``RequestSource``. There is no free text, and ``RequestType``
     alone fixes the owner except for "Other" (ITA or BOS): a lookup peer shows how trivial it is.
 
-Ours: ``TextClassifier`` (TF-IDF words + characters, body + subject; LinearSVC + ComplementNB;
-plus a logistic regression on multilingual sentence embeddings; temperature-calibrated). Peer:
+Ours: ``TextClassifier`` (TF-IDF words + characters, body + subject; LinearSVC + ComplementNB
++ a logistic regression on the sentence encoder's vectors of the text's words, folded into
+per-feature weights; optionally a logistic regression on whole-text sentence embeddings;
+temperature-calibrated). Peer:
 TF-IDF (jieba words, default settings) + LinearSVC, in the same run, on the same splits.
 Splits: stratified 5-fold cross-validation on each of the seeds ``--seeds`` (0, 1, 2; scores
 averaged over folds, then over seeds; the fold spread is printed per seed) and one stratified
@@ -123,7 +125,8 @@ def over_seeds(
     model: Model, texts: list[str], labels: list[str], folds: int, seeds: Sequence[int]
 ) -> tuple[dict[str, float], list[dict[str, float]], list[tuple[str, list[str], float]]]:
     """Metrics averaged over the CV seeds, the per-seed metrics, and seed 0's pooled rows."""
-    per_seed, first = [], []
+    per_seed: list[dict[str, float]] = []
+    first: list[tuple[str, list[str], float]] = []
     for seed in seeds:
         metrics, pooled = cross_validate(model, texts, labels, folds, seed)
         per_seed.append(metrics)
@@ -220,6 +223,7 @@ def run_cn(folds: int, seeds: Sequence[int], ablations: bool) -> None:
     if ablations:
         variants = {
             "with_embedding": (corpus, ClassifierConfig(embedding_weight=0.3)),
+            "no_term_vectors": (corpus, ClassifierConfig(term_vector_weight=0.0)),
             "no_unlabelled": (UnlabelledCorpus([]), ClassifierConfig()),
             "svc_only": (corpus, ClassifierConfig(nb_weight=0.0)),
             "cnb_only": (corpus, ClassifierConfig(nb_weight=1.0)),

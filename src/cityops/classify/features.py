@@ -39,6 +39,11 @@ class ClassifierConfig:
     # but ~50 ms of encoding per report, which intake cannot afford (docs/classification.md).
     embedding_weight: float = 0.0
     embedding_c: float = 3.0
+    # Share of the term-vector member (logistic regression on the encoder's vectors of the
+    # text's words, folded into per-feature weights: term_vectors.py) in the score of the
+    # linear members; the SVM + NB mix gets the rest. Needs the encoder at training only.
+    term_vector_weight: float = 0.3
+    term_vector_c: float = 3.0
     word_ngrams: tuple[int, int] = (1, 1)
     char_ngrams: tuple[int, int] = (1, 2)
     subject_char_ngrams: tuple[int, int] = (2, 2)
@@ -112,6 +117,14 @@ class Featurizer:
 
     def transform(self, texts: Sequence[str]) -> Any:
         return normalize(self.union.transform(list(texts))).tocsr()
+
+    def block_slices(self) -> dict[str, slice]:
+        """The columns of each block, by name."""
+        out, start = {}, 0
+        for name, vectorizer in self.union.transformer_list:
+            out[name] = slice(start, start + len(vectorizer.vocabulary_))
+            start = out[name].stop
+        return out
 
     def terms(self) -> list[str]:
         """The surface string of each column (stripped: word n-grams keep inner spaces)."""

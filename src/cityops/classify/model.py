@@ -1,10 +1,12 @@
 """``TextClassifier``: report text → taxonomy label with a calibrated confidence, explained.
 
-Two linear models share one TF-IDF feature space (``features.py``): a LinearSVC
-(class-balanced) and a ComplementNB. Each row of each model's class scores is standardised and
-the two are mixed (0.7 / 0.3 by default) into the *sparse* score. A third member, a logistic
+Three linear models share one TF-IDF feature space (``features.py``): a LinearSVC
+(class-balanced), a ComplementNB and the term-vector member (a logistic regression on the
+sentence encoder's vectors of the text's words, folded into per-feature weights:
+``term_vectors.py``). Each row of each model's class scores is standardised and they are mixed
+(0.7 × (0.7 / 0.3) + 0.3 by default) into the *sparse* score. An optional member, a logistic
 regression on a multilingual sentence embedding of the whole text (``embedding.py``), gives a
-standardised *embedding* score; the final score is 0.7 × sparse + 0.3 × embedding (by default).
+standardised *embedding* score; with it the final score is 0.7 × sparse + 0.3 × embedding.
 A softmax with a temperature fitted on out-of-fold scores turns it into probabilities.
 
 Because the sparse score is linear in the TF-IDF features for a given text, ``explain`` splits
@@ -42,8 +44,10 @@ from cityops.classify.features import (
     UnlabelledCorpus,
     fit_featurizer,
 )
+from cityops.classify.term_vectors import TermVectors, term_vectors
 
-FORMAT = "cityops.classify/1"
+# 2: the term-vector member (files of format 1 still load: they have no such member).
+FORMAT = "cityops.classify/2"
 
 
 @dataclass(frozen=True)
@@ -86,13 +90,28 @@ class _Members:
     svc: Any
     nb: Any
     emb: Any = None  # LogisticRegression on sentence embeddings (None: no embedding member)
+    # (W, b) of the term-vector member folded into feature weights (None: no such member,
+    # as in models saved before it existed).
+    tv: tuple[Array, Array] | None = None
 
     def embedding_share(self, config: ClassifierConfig) -> float:
         return float(config.embedding_weight) if self.emb is not None else 0.0
 
+    def linear_shares(self, config: ClassifierConfig) -> tuple[float, ...]:
+        """The share in the final score of each member of ``_linear``, in its order."""
+        sparse = 1.0 - self.embedding_share(config)
+        tv = float(config.term_vector_weight) if self.tv is not None else 0.0
+        nb = config.nb_weight
+        shares = (sparse * (1.0 - tv) * (1.0 - nb), sparse * (1.0 - tv) * nb)
+        return (*shares, sparse * tv) if self.tv is not None else shares
+
 
 def _fit_members(
-    x: Any, e: Array | None, y: NDArray[np.int64], config: ClassifierConfig
+    x: Any,
+    e: Array | None,
+    y: NDArray[np.int64],
+    config: ClassifierConfig,
+    vectors: TermVectors | None = None,
 ) -> _Members:
     svc = LinearSVC(C=config.svm_c, class_weight=config.class_weight, random_state=0)
     nb = ComplementNB(alpha=config.nb_alpha)
@@ -101,7 +120,16 @@ def _fit_members(
         emb = LogisticRegression(
             C=config.embedding_c, class_weight=config.class_weight, max_iter=3000
         ).fit(e, y)
-    return _Members(svc.fit(x, y), nb.fit(x, y), emb)
+    tv = None
+    if vectors is not None and config.term_vector_weight > 0:
+        lr = LogisticRegression(
+            C=config.term_vector_c, class_weight=config.class_weight, max_iter=3000
+        ).fit(vectors.project(x), y)
+        coef, intercept = lr.coef_, lr.intercept_
+        if coef.shape[0] == 1:  # two classes: one signed score, as LinearSVC's
+            coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+        tv = (vectors.feature_weights(coef, x.shape[1]), np.asarray(intercept, dtype=np.float64))
+    return _Members(svc.fit(x, y), nb.fit(x, y), emb, tv)
 
 
 def _linear(members: _Members, n_classes: int) -> list[tuple[Array, Array]]:
@@ -110,7 +138,8 @@ def _linear(members: _Members, n_classes: int) -> list[tuple[Array, Array]]:
     if n_classes == 2:  # LinearSVC keeps one hyperplane for two classes
         coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
     nb_w = members.nb.feature_log_prob_
-    return [(coef, intercept), (nb_w, np.zeros(n_classes))]
+    parts = [(coef, intercept), (nb_w, np.zeros(n_classes))]
+    return [*parts, members.tv] if members.tv is not None else parts
 
 
 def _embedding_scores(members: _Members, e: Array, n_classes: int) -> Array:
@@ -126,11 +155,10 @@ def _mix(
     members: _Members, x: Any, e: Array | None, n_classes: int, config: ClassifierConfig
 ) -> Array:
     parts = _linear(members, n_classes)
-    sparse_share = 1.0 - members.embedding_share(config)
     total = np.zeros((x.shape[0], n_classes))
-    for (w, b), share in zip(parts, (1.0 - config.nb_weight, config.nb_weight), strict=True):
+    for (w, b), share in zip(parts, members.linear_shares(config), strict=True):
         z, _, _ = standardise_rows(np.asarray(x @ w.T) + b)
-        total += sparse_share * share * z
+        total += share * z
     if members.emb is not None:
         if e is None:
             raise RuntimeError("the model has an embedding member but got no embeddings")
@@ -196,8 +224,9 @@ class TextClassifier:
         self._terms, self._explainer = None, None
         x = self._featurizer.transform(texts)
         e = embedding.embed(texts) if self.config.embedding_weight > 0 else None
-        self.temperature = self._calibrate(x, e, y)
-        self._members = _fit_members(x, e, y, self.config)
+        vectors = term_vectors(self._featurizer) if self.config.term_vector_weight > 0 else None
+        self.temperature = self._calibrate(x, e, y, vectors)
+        self._members = _fit_members(x, e, y, self.config, vectors)
         trained_at = datetime.now(UTC)
         self.meta = {
             "format": FORMAT,
@@ -210,12 +239,15 @@ class TextClassifier:
             "temperature": self.temperature,
             "config": asdict(self.config),
             "embedding": embedding.ENCODER if e is not None else None,
+            "term_vectors": embedding.ENCODER if vectors is not None else None,
             "sklearn_version": sklearn.__version__,
             "metrics": {},
         }
         return self
 
-    def _calibrate(self, x: Any, e: Array | None, y: NDArray[np.int64]) -> float:
+    def _calibrate(
+        self, x: Any, e: Array | None, y: NDArray[np.int64], vectors: TermVectors | None = None
+    ) -> float:
         """Temperature fitted on out-of-fold mixed scores (1.0 when classes are too small)."""
         folds = min(self.config.calibration_folds, int(np.bincount(y).min()))
         if folds < 2:
@@ -226,7 +258,7 @@ class TextClassifier:
             if len(np.unique(y[train])) < len(self.classes):
                 return 1.0
             members = _fit_members(x[train], None if e is None else e[train], y[train],
-                                   self.config)  # fmt: skip
+                                   self.config, vectors)  # fmt: skip
             scores[test] = _mix(members, x[test], None if e is None else e[test],
                                 len(self.classes), self.config)  # fmt: skip
         return fit_temperature(scores, y)
@@ -307,9 +339,7 @@ class TextClassifier:
         column of several blocks), then the positive ones are ranked within each row.
         """
         _, members = self._ready()
-        sparse_share = 1.0 - members.embedding_share(self.config)
-        nb = self.config.nb_weight
-        shares = (sparse_share * (1.0 - nb), sparse_share * nb)
+        shares = members.linear_shares(self.config)
         linear = _linear(members, len(self.classes))
         if self._explainer is None:
             if self._terms is None:
@@ -392,7 +422,10 @@ class TextClassifier:
         self.__dict__.update(state)
         self.__dict__.setdefault("_explainer", None)  # saved before the explainer cache existed
         # Models saved before the embedding member existed: their config lacks its fields.
-        for name, value in (("embedding_weight", 0.0), ("embedding_c", 3.0)):
+        # Likewise for the term-vector member (format 1): off, since it was never fitted.
+        defaults = (("embedding_weight", 0.0), ("embedding_c", 3.0),
+                    ("term_vector_weight", 0.0), ("term_vector_c", 3.0))  # fmt: skip
+        for name, value in defaults:
             if name not in self.config.__dict__:
                 object.__setattr__(self.config, name, value)
 

@@ -10,7 +10,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from cityops.classify.calibration import expected_calibration_error
-from cityops.classify.features import ClassifierConfig
+from cityops.classify.features import ClassifierConfig, UnlabelledCorpus
 from cityops.classify.model import TextClassifier
 
 
@@ -51,7 +51,7 @@ def evaluate(model: TextClassifier, texts: Sequence[str], labels: Sequence[str])
 def train_from_rows(
     rows: Iterable[tuple[str, str]],
     *,
-    unlabelled: Sequence[str] = (),
+    unlabelled: Sequence[str] | UnlabelledCorpus = (),
     config: ClassifierConfig | None = None,
     test_size: float = 0.2,
     random_state: int = 0,
