@@ -20,6 +20,7 @@ from cityops.domain.lifeline.cleaning import spikes
 from cityops.domain.lifeline.coupled import Adjacency, coupled_levels
 from cityops.domain.lifeline.ruleset import Rule, RuleKind, RuleSet
 from cityops.domain.lifeline.state import StateArrays
+from cityops.domain.lifeline.subspace import JointBaselines, JointConfig, groups_by_asset
 
 ANOMALY = "anomaly"
 
@@ -82,6 +83,14 @@ class Evaluator:
         self.min_dev = np.array([clean.min_dev.get(m, 0.0) for m in info.metric])
         self.state = StateArrays(n)
         self._init_state()
+        joint = JointConfig(min_series=cfg.joint_min_series, z=cfg.joint_z)
+        groups = groups_by_asset(info.asset_index, self.anomaly_applies, joint.min_series)
+        self.joint = JointBaselines(groups, info.asset_index, info.series_id,
+                                    len(info.asset_codes), self.state, joint)  # fmt: skip
+        self.joint_key = np.full(len(info.asset_codes), -1, dtype=np.int64)
+        for a in self.joint.asset.tolist():
+            self.joint_key[a] = self._key(f"asset:{info.asset_codes[a]}", ANOMALY)
+        self.state.add_asset("anomaly.joint_cur", np.zeros(len(info.asset_codes), np.int8))
 
     # -- compile ---------------------------------------------------------------------------
     def _key(self, subject: str, alarm_type: str) -> int:
@@ -232,6 +241,12 @@ class Evaluator:
         level = np.where(bad, self.ruleset.anomaly.level, 0).astype(np.int8)
         self.state["anomaly.cur"][q.k[q.last]] = level[q.last]
         parts.append((self.anomaly_key[q.k], level, q.ts, -1, q.k, q.value))
+        joint = self.joint.process(q)  # the asset's series together (subject: the asset)
+        if len(joint.asset):
+            level = np.where(joint.anomalous, self.ruleset.anomaly.level, 0).astype(np.int8)
+            self.state.asset("anomaly.joint_cur")[joint.asset] = level
+            parts.append((self.joint_key[joint.asset], level, joint.ts, -1,
+                          np.full(len(level), -1, dtype=np.int64), joint.z))  # fmt: skip
 
     def _current(self) -> K.I8:
         out = np.zeros(len(self.keys), dtype=np.int8)
@@ -241,6 +256,8 @@ class Evaluator:
                 np.maximum.at(out, self.key_of[i][m], self.state[f"{rule.id}.cur"][m])
         m = self.anomaly_applies
         np.maximum.at(out, self.anomaly_key[m], self.state["anomaly.cur"][m])
+        a = self.joint.asset
+        np.maximum.at(out, self.joint_key[a], self.state.asset("anomaly.joint_cur")[a])
         return out
 
     def _coupled(self, now: int) -> Observations:

@@ -88,6 +88,8 @@ class AnomalyConfig:
     level: int = 1
     alpha: float = 0.05  # EWMA weight per hour-of-day bin
     warmup: int = 12  # points per bin before it scores
+    joint_min_series: int = 3  # assets with this many watched series get a joint model (0: off)
+    joint_z: float = 3.0  # robust z of the joint model's SPE^(1/3) (subspace.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +296,9 @@ def _anomaly(raw: Any, problems: list[ImportProblem]) -> AnomalyConfig:
         r.bad("alpha must be in (0, 1)")
     return AnomalyConfig(bool(r.raw.get("enabled", True)), r.names("metrics"),
                          r.num("z", 8.0, minimum=1), r.level("level") if "level" in r.raw else 1,
-                         alpha, int(r.num("warmup", 12, minimum=1)))  # fmt: skip
+                         alpha, int(r.num("warmup", 12, minimum=1)),
+                         int(r.num("joint_min_series", 3)),
+                         r.num("joint_z", 3.0, minimum=1))  # fmt: skip
 
 
 def _policy(raw: Any, problems: list[ImportProblem]) -> CasePolicy:
