@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     telemetry_queue_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024)
     telemetry_batch_messages: int = Field(default=500, ge=1)
     telemetry_batch_wait_s: float = Field(default=0.05, gt=0)
+    telemetry_ingest_process: bool = False  # in a child process: service/telemetry/remote.py
     telemetry_http_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # A device is offline when no reading came for this many sampling intervals.
     telemetry_offline_intervals: float = Field(default=3.0, gt=1)

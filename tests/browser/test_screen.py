@@ -91,7 +91,8 @@ def test_screen_switches_to_english_in_place(
     page = _open_screen(context, live_server, console)
     page.evaluate("window.__sameDocument = true")
     page.get_by_role("button", name="English").click()
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    # A function, not an expression: polling an expression needs eval, which the CSP forbids.
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
     assert page.locator(".screen-title h1").inner_text().endswith("City Operations Command Screen")
     assert page.locator("[data-kpi='reported'] .kpi__label").inner_text() == "Reports"
     assert page.evaluate("window.__sameDocument") is True  # no reload: nothing typed is lost

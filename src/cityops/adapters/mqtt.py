@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple, cast
 from urllib.parse import unquote, urlsplit
 
@@ -48,6 +49,7 @@ TOPIC_PREFIX = "cityops/v1/telemetry"
 FORMATS = {"senml": SENML, "json": JSON}
 Ack = Callable[[], None]
 Submit = Callable[..., bool]  # TelemetryPipeline.submit(message, ack, *, timeout=…)
+TOPIC_CACHE = 100_000  # parsed topics kept (one per device); cleared when full
 
 
 class Topic(NamedTuple):
@@ -152,6 +154,7 @@ class MqttConsumer:
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the subscription of this connection is granted
         self.stats = ConsumerStats()
+        self._topics: dict[str, tuple[str, Topic]] = {}  # topic → (dead-letter source, parsed)
         self.client = new_client(cfg, cfg.client_id, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -216,33 +219,37 @@ class MqttConsumer:
             log.warning("MQTT disconnected (%s); reconnecting with backoff", reason)
 
     def _on_message(self, client: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        """Only wrap the bytes and queue them: this runs in paho's network thread, which
+        must keep reading (decoding, storing and acking happen in the pipeline)."""
         self.stats.received += 1
         if self._closing.is_set():
             return  # not acked: the broker keeps it for the next session
         topic = message.topic
-        where = parse_topic(topic, self.cfg.topic_prefix)
+        where = self._topics.get(topic)
+        if where is None:
+            if len(self._topics) >= TOPIC_CACHE:
+                self._topics.clear()
+            where = self._topics[topic] = (f"mqtt:{topic}",
+                                           parse_topic(topic, self.cfg.topic_prefix))  # fmt: skip
         props = message.properties
         ctype = getattr(props, "ContentType", None) if props is not None else None
         payload = cast(bytes, message.payload)  # paho hands bytes
-        raw = RawMessage(f"mqtt:{topic}", payload, self._clock(),
-                         ctype or where.content_type, where.device)  # fmt: skip
+        raw = RawMessage(where[0], payload, self._clock(), ctype or where[1].content_type,
+                         where[1].device)  # fmt: skip
         ack: Ack | None = None
         if message.qos:
-            ack = self._ack_for(client, message.mid, message.qos, self._generation)
+            ack = partial(self._ack, message.mid, message.qos, self._generation)
         while not self._submit(raw, ack, timeout=1.0):  # full: hold the network thread
             if self._closing.is_set():
                 return
         self.stats.submitted += 1
 
-    def _ack_for(self, client: mqtt.Client, mid: int, qos: int, generation: int) -> Ack:
-        def ack() -> None:
-            if generation != self._generation:
-                self.stats.stale_acks += 1
-                return
-            client.ack(mid, qos)
-            self.stats.acked += 1
-
-        return ack
+    def _ack(self, mid: int, qos: int, generation: int) -> None:
+        if generation != self._generation:
+            self.stats.stale_acks += 1
+            return
+        self.client.ack(mid, qos)
+        self.stats.acked += 1
 
 
 class Publisher:

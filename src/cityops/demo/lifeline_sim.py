@@ -303,27 +303,38 @@ class LifelineSim:
     def bench_messages(self, n: int, records: int, end: float, start_round: int = 0
                        ) -> Iterator[SimMessage]:  # fmt: skip
         """``n`` packs of exactly ``records`` points each (one device, its metrics over
-        successive seconds), round-robin over the devices, every (device, metric, ts)
-        distinct: the benchmark's load. Values: the series' normal level with a cheap
-        deterministic wobble (the model's full price is not what is being measured)."""
+        successive sampling intervals), round-robin over the devices, every (device, metric,
+        ts) distinct, the last before ``end``: the benchmark's load. Values: the series'
+        normal level with a slow drift and a little noise, as the rules see normal traffic
+        (the model's full price is not what is being measured)."""
         devices = list(self.by_device.items())
         rounds = start_round + n // len(devices) + 1
         for j in range(n):
             device, series = devices[j % len(devices)]
             r = start_round + j // len(devices)  # forward in time, as devices send
             steps = math.ceil(records / len(series))
-            t_first = end - (rounds - r) * steps
+            every = min(s.interval_s for s in series)
+            t_first = end - (rounds - r) * steps * every
             pack: list[dict[str, object]] = []
             for i in range(records):
                 s = series[i % len(series)]
-                v = min(max(s.base * (1 + 0.001 * ((j * 7 + i) % 41 - 20)), s.lo), s.hi)
+                step = i // len(series)
+                drift = math.sin((t_first + step * every) / 3600 + i % len(series))  # ±0.2 %
+                noise = (((r * steps + step) * 13 + j) % 41 - 20) / 20  # ±0.05 %
+                v = min(max(s.base * (1 + 0.002 * drift + 0.0005 * noise), s.lo), s.hi)
                 rec: dict[str, object] = {"n": s.metric, "v": round(v, 4)}
                 if i == 0:
                     rec["bt"] = t_first
-                elif i >= len(series):
-                    rec["t"] = i // len(series)
+                elif step:
+                    rec["t"] = step * every
                 pack.append(rec)
             yield SimMessage(series[0].gateway, device, orjson.dumps(pack), records)
+
+    def bench_span_s(self, n: int, records: int) -> float:
+        """How far before ``end`` the first point of :meth:`bench_messages` lies."""
+        rounds = n // len(self.by_device) + 1
+        return max(math.ceil(records / len(series)) * min(s.interval_s for s in series)
+                   for series in self.by_device.values()) * rounds  # fmt: skip
 
     def run_live(self, stop: threading.Event, emit: Callable[[SimMessage, float], object],
                  clock: Callable[[], float], tick_s: float = 5.0) -> None:  # fmt: skip

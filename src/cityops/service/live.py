@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 _PUBLIC_FIELDS = frozenset({
     "case_id", "case_no", "action", "from_state", "to_state", "channel", "category",
     "grid_code", "department_id", "event_type", "alerts", "batch", "created", "merged",
+    # lifeline alarms (service/lifeline/live.py)
+    "alarm_id", "what", "alarm_type", "level", "current_level", "state", "asset", "asset_name",
+    "asset_kind",
 })  # fmt: skip
 
 
@@ -176,6 +179,10 @@ class LiveHub:
                 if found is None:
                     continue  # a case we cannot load is shown to nobody
                 brief, audience = found
+            elif e.payload.get("alarm_id"):  # an asset's alarm: scoped like the asset
+                scope = CaseRow(grid_code=e.payload.get("grid_code"),
+                                department_id=e.payload.get("department_id"))  # fmt: skip
+                audience = Audience(scope, frozenset())
             payload = {k: v for k, v in e.payload.items() if k in _PUBLIC_FIELDS}
             body = {"name": e.name, "at": e.at.isoformat(), "payload": payload, "case": brief}
             out.append(LiveMessage(0, body, audience))

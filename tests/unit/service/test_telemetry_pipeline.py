@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
 
 from cityops.service.telemetry.decode import RawMessage
@@ -87,3 +88,55 @@ def test_a_message_that_always_fails_goes_to_the_poison_handler() -> None:
     finally:
         p.stop()
     assert poisoned == [3.0] and sorted(acks) == list(range(6))
+
+
+class _SecondProcess:
+    """Like IngestProcess: batches are sent ahead and answered in order."""
+
+    def __init__(self) -> None:
+        self.sent: deque[list[RawMessage]] = deque()
+        self.most_in_flight = 0
+        self.committed: set[float] = set()
+        self.fail = 0
+
+    def send(self, messages: Sequence[RawMessage]) -> None:
+        self.sent.append(list(messages))
+        self.most_in_flight = max(self.most_in_flight, len(self.sent))
+
+    def receive(self) -> IngestResult:
+        batch = self.sent.popleft()
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("ingest process away")
+        self.committed.update(m.received_at for m in batch)
+        return IngestResult([MessageResult(accepted=1) for _ in batch], accepted=len(batch))
+
+    def __call__(self, messages: Sequence[RawMessage]) -> IngestResult:
+        assert not self.sent, "a retry before every batch in flight was answered"
+        self.send(messages)
+        return self.receive()
+
+
+def test_a_second_process_gets_the_next_batch_early_and_acks_still_follow_its_commit() -> None:
+    ingest = _SecondProcess()
+    ingest.fail = 2  # both batches in flight fail (the process died): answered, then retried
+    acks: list[int] = []
+    early: list[int] = []
+
+    def ack(i: int) -> None:
+        acks.append(i)
+        if float(i) not in ingest.committed:
+            early.append(i)
+
+    p = TelemetryPipeline(ingest, max_bytes=100_000, batch_messages=5, batch_wait_s=0.01,
+                          retry_s=0.001)  # fmt: skip
+    for i in range(40):  # queued before the worker starts: full batches are waiting
+        p.submit(_msg(i), lambda i=i: ack(i))
+    p.start()
+    try:
+        assert p.drain(10)
+    finally:
+        p.stop()
+    assert ingest.most_in_flight == 2
+    assert sorted(acks) == list(range(40)) and early == []
+    assert p.stats.failures == 2 and p.stats.accepted == 40 and p.stats.queued_bytes == 0

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from cityops.bootstrap import App
 from cityops.entrypoints import web
 from cityops.entrypoints.api import errors
+from cityops.entrypoints.api.lifespan import lifespan
 from cityops.entrypoints.api.routers import (
     admin,
     admin_console,
@@ -37,6 +38,7 @@ def create_api(app: App) -> FastAPI:
         title="CityOps 一网统管 API",
         version="0.1.0",
         description="Unified city operations: reports, cases, dispatch, evaluation.",
+        lifespan=lifespan(app),  # the lifeline alarm tick (entrypoints/api/lifespan.py)
     )
     api.state.cityops = app
     errors.install(api)

@@ -9,6 +9,7 @@ API's acknowledge/clear, so the in-memory AlarmBook and the rows never disagree.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ class AlarmEngine:
         self._saved_at = time.monotonic()
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
+        self._follow: queue.Queue[list[Change] | None] | None = None  # see start_follow_up
+        self._follower: threading.Thread | None = None
         self.version, self.ruleset = -1, RuleSet(())
         self.points = self.spikes = 0
         s = app.settings
@@ -78,7 +81,7 @@ class AlarmEngine:
             self.spikes += spikes
             changes = self._apply(ev, obs, [])
             self._maybe_snapshot()
-        self._after(changes)
+        self._hand_off(changes)
 
     def tick(self) -> list[Change]:
         """No-data and coupled windows, then automatic clears (run every few seconds)."""
@@ -116,7 +119,50 @@ class AlarmEngine:
         with self._lock:
             self._built_for = None
 
+    def warm(self, snap: RegistrySnapshot) -> None:
+        """Build the evaluator now (rules, assets, restored state), not on the first batch."""
+        with self._lock:
+            self._evaluator(snap)
+
+    def start_follow_up(self) -> None:
+        """Open cases (and the rest of ``_after``) in a worker thread, not in the ingesting
+        one: a case is an intake submission, dozens of statements, and would stall the
+        telemetry stream behind it. Bounded: a storm of alarms slows ingestion, never
+        grows memory without end. Without it (tests, HTTP-only) ``_after`` runs inline."""
+        with self._lock:
+            if self._follower is not None:
+                return
+            self._follow = queue.Queue(maxsize=1000)
+            self._follower = threading.Thread(target=self._follow_up, args=(self._follow,),
+                                              name="lifeline-cases", daemon=True)  # fmt: skip
+            self._follower.start()
+
+    def _hand_off(self, changes: list[Change]) -> None:
+        if changes and self._follow is not None:
+            self._follow.put(changes)
+        else:
+            self._after(changes)
+
+    def _follow_up(self, follow: queue.Queue[list[Change] | None]) -> None:
+        while True:
+            changes = follow.get()
+            try:
+                if changes is None:
+                    return
+                self._after(changes)  # logs its own failures; the tick's sweep retries cases
+            finally:
+                follow.task_done()
+
+    def drain_follow_up(self) -> None:
+        """Wait until every handed-off change has been followed up (tests, shutdown)."""
+        if self._follow is not None:
+            self._follow.join()
+
     def close(self) -> None:
+        follow, follower, self._follow, self._follower = self._follow, self._follower, None, None
+        if follow is not None and follower is not None:
+            follow.put(None)  # after what is queued: cases still get opened
+            follower.join(timeout=30)
         self._stop.set()
         ticker, self._ticker = self._ticker, None
         if ticker is not None:
@@ -253,12 +299,14 @@ class AlarmEngine:
     def _after(self, changes: list[Change]) -> None:
         if not changes:
             return
+        from cityops.service.lifeline.live import publish_changes
         from cityops.service.lifeline.policy import follow_up
 
         try:
             follow_up(self.app, self, changes)
         except Exception:  # the alarms are stored; the next tick retries the cases
             log.exception("lifeline alarm → case policy failed")
+        publish_changes(self.app, changes)  # to the live stream (screens, consoles)
 
     def link_case(self, alarm: Alarm, case_id: int) -> None:
         with self._lock:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cityops.adapters.db.alarm_models import AlarmEventRow, AlarmRow, CasePlanStepRow
 from cityops.adapters.db.lifeline_models import LifelineAssetRow
+from cityops.adapters.db.models import CaseRow
 from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
 from cityops.service.lifeline.plans import step_view
@@ -63,9 +64,11 @@ def list_alarms(
     if end is not None:
         q = q.where(AlarmRow.first_seen < end)
     with app.reads() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         rows = s.execute(q.order_by(AlarmRow.last_seen.desc(), AlarmRow.id.desc())
                          .limit(limit).offset(offset)).all()  # fmt: skip
-    return {"alarms": [view(a, b) for a, b in rows], "limit": limit, "offset": offset}
+    return {"alarms": [view(a, b) for a, b in rows], "total": total, "limit": limit,
+            "offset": offset}  # fmt: skip
 
 
 def _visible(s: Session, who: Principal, alarm_id: int) -> tuple[AlarmRow, LifelineAssetRow]:
@@ -87,17 +90,34 @@ def alarm_detail(app: App, who: Principal, alarm_id: int) -> dict[str, Any]:
         row, asset = _visible(s, who, alarm_id)
         events = s.scalars(select(AlarmEventRow).where(AlarmEventRow.alarm_id == alarm_id)
                            .order_by(AlarmEventRow.id)).all()  # fmt: skip
+        case = _linked_case(s, row.case_id) if row.case_id else None
     out = view(row, asset)
+    out["case"] = case
     out["events"] = [{"at": _iso(e.at), "what": e.what, "level": e.level, "by": e.by,
                       "note": e.note, "data": e.data} for e in events]  # fmt: skip
     device, metric = row.facts.get("device"), row.facts.get("metric")
     if device and metric:
         start = row.first_seen - SERIES_MARGIN
-        end = min((row.cleared_at or row.last_seen) + SERIES_MARGIN, app.clock())
+        # ``to`` is exclusive: a reading stamped this very moment is still in
+        end = min((row.cleared_at or row.last_seen) + SERIES_MARGIN,
+                  app.clock() + timedelta(seconds=1))  # fmt: skip
         step = "raw" if end - start <= timedelta(hours=12) else "1m"
         out["series"] = telemetry_queries.series(app, who, telemetry_queries.SeriesQuery(
             device, metric, start, max(end, start + timedelta(seconds=1)), step))  # fmt: skip
     return out
+
+
+def _linked_case(s: Session, case_id: int) -> dict[str, Any] | None:
+    """The case an alarm opened, with the emergency plan's steps (the case's own view checks
+    who may open it)."""
+    case = s.get(CaseRow, case_id)
+    if case is None:
+        return None
+    steps = s.scalars(select(CasePlanStepRow).where(CasePlanStepRow.case_id == case_id)
+                      .order_by(CasePlanStepRow.step_no)).all()  # fmt: skip
+    return {"id": case.id, "case_no": case.case_no, "state": case.state, "title": case.title,
+            "plan": {"code": steps[0].plan_code, "steps": [step_view(x) for x in steps]}
+            if steps else None}  # fmt: skip
 
 
 def case_part(s: Session, case_id: int) -> dict[str, Any]:
@@ -113,3 +133,56 @@ def case_part(s: Session, case_id: int) -> dict[str, Any]:
         "plan": {"code": steps[0].plan_code, "steps": [step_view(x) for x in steps]}
         if steps else None,
     }}  # fmt: skip
+
+
+def screen_summary(app: App, who: Principal) -> dict[str, Any]:
+    """The big screen's lifeline figures: open alarms by level, by type (and level), by state;
+    each asset's worst open alarm (the map's colours); raised and cleared in the last 24 h."""
+    since = app.clock() - timedelta(hours=24)
+    scoped = select(AlarmRow.id).join(
+        LifelineAssetRow, LifelineAssetRow.id == AlarmRow.asset_id).where(visible_assets(who))
+    with app.reads() as s:
+        rows = s.execute(
+            select(AlarmRow.id, AlarmRow.alarm_type, AlarmRow.level, AlarmRow.state,
+                   LifelineAssetRow.code)
+            .join(LifelineAssetRow, LifelineAssetRow.id == AlarmRow.asset_id)
+            .where(visible_assets(who), AlarmRow.state != "cleared")
+        ).all()  # fmt: skip
+        raised = s.scalar(select(func.count()).select_from(
+            scoped.where(AlarmRow.first_seen >= since).subquery())) or 0  # fmt: skip
+        cleared = s.scalar(select(func.count()).select_from(
+            scoped.where(AlarmRow.cleared_at >= since).subquery())) or 0  # fmt: skip
+    by_level = {str(n): 0 for n in range(1, 5)}
+    by_type: dict[str, dict[str, int]] = {}
+    by_state = {"active": 0, "acknowledged": 0}
+    assets: dict[str, dict[str, Any]] = {}
+    for alarm_id, alarm_type, level, state, code in rows:
+        by_level[str(level)] = by_level.get(str(level), 0) + 1
+        levels = by_type.setdefault(alarm_type, {str(n): 0 for n in range(1, 5)})
+        levels[str(level)] = levels.get(str(level), 0) + 1
+        by_state[state] = by_state.get(state, 0) + 1
+        worst = assets.get(code)
+        if worst is None:
+            assets[code] = {"level": level, "state": state, "alarms": 1, "alarm_id": alarm_id,
+                            "types": [alarm_type]}  # fmt: skip
+            continue
+        worst["alarms"] += 1
+        worst["types"].append(alarm_type)
+        if level > worst["level"] or (level == worst["level"] and state == "active"):
+            worst.update(level=level, state=state, alarm_id=alarm_id)
+    return {"generated_at": app.clock().isoformat(), "open": len(rows), "by_level": by_level,
+            "by_type": by_type, "by_state": by_state, "raised_24h": raised,
+            "cleared_24h": cleared, "assets": assets}  # fmt: skip
+
+
+def asset_layer(app: App, who: Principal, kind: str | None = None) -> dict[str, Any]:
+    """The visible assets' geometries as a GeoJSON FeatureCollection (for the map layer)."""
+    q = select(LifelineAssetRow).where(visible_assets(who)).order_by(LifelineAssetRow.code)
+    if kind:
+        q = q.where(LifelineAssetRow.kind == kind)
+    with app.reads() as s:
+        rows = s.scalars(q).all()
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": a.geometry,
+         "properties": {"code": a.code, "name": a.name, "kind": a.kind}} for a in rows
+    ]}  # fmt: skip

@@ -34,6 +34,7 @@ from cityops.service.telemetry.registry import DeviceRegistry, RegistrySnapshot
 
 if TYPE_CHECKING:
     from cityops.service.lifeline.engine import AlarmEngine
+    from cityops.service.telemetry.remote import IngestProcess
 
 __all__ = [
     "BatchListener",
@@ -57,6 +58,7 @@ class Telemetry:
         self.store: ReadingStore = store_for(app.engine)
         self.ingestor = Ingestor(app, self.registry, self.store)
         self._pipeline: TelemetryPipeline | None = None
+        self._remote: IngestProcess | None = None
         self._lock = threading.Lock()
         self.alarms: AlarmEngine | None = None
         if app.settings.lifeline_alarms:  # the downstream stages (§4–5): rules, anomaly, alarms
@@ -72,6 +74,11 @@ class Telemetry:
     def ingest(self, messages: list[RawMessage]) -> IngestResult:
         return self.ingestor.ingest(messages)
 
+    @property
+    def ingest_pid(self) -> int | None:
+        """The ingest process's id when ingestion runs in one (service/telemetry/remote.py)."""
+        return None if self._remote is None else self._remote.pid
+
     def invalidate(self) -> None:
         self.registry.invalidate()
 
@@ -80,12 +87,21 @@ class Telemetry:
         with self._lock:
             if self._pipeline is None:
                 s = self.app.settings
+                ingest = self.ingestor.ingest
+                if s.telemetry_ingest_process:  # a second core for decode, store and rules
+                    from cityops.service.telemetry.remote import IngestProcess
+
+                    self._remote = IngestProcess(s)
+                    self._remote.start()
+                    ingest = self._remote
                 self._pipeline = TelemetryPipeline(
-                    self.ingestor.ingest, max_bytes=s.telemetry_queue_bytes,
+                    ingest, max_bytes=s.telemetry_queue_bytes,
                     batch_messages=s.telemetry_batch_messages,
                     batch_wait_s=s.telemetry_batch_wait_s, on_poison=self._poison,
                 )  # fmt: skip
                 self._pipeline.start()
+                if self.alarms is not None and self._remote is None:  # cases beside the stream
+                    self.alarms.start_follow_up()
             return self._pipeline
 
     def close(self) -> None:
@@ -93,6 +109,9 @@ class Telemetry:
             if self._pipeline is not None:
                 self._pipeline.stop()
                 self._pipeline = None
+            if self._remote is not None:
+                self._remote.close()
+                self._remote = None
         if self.alarms is not None:
             self.alarms.close()  # stops its tick and snapshots the rule state
 

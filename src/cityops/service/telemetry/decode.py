@@ -12,9 +12,8 @@ from typing import NamedTuple
 
 import orjson
 
-from cityops.domain.lifeline.payload import points_from_json, points_from_senml
+from cityops.domain.lifeline.payload import points_from_json, senml_points
 from cityops.domain.lifeline.points import PayloadError, PointColumns
-from cityops.domain.lifeline.senml import parse_pack
 
 SENML = "application/senml+json"
 JSON = "application/json"
@@ -57,5 +56,5 @@ def decode(message: RawMessage) -> PointColumns:
         raise PayloadError(f"unsupported content type {kind!r}", code="unsupported_type")
     data = _loads(message.payload)
     if kind == SENML or is_senml(data):
-        return points_from_senml(parse_pack(data, message.received_at), message.device)
+        return senml_points(data, message.received_at, message.device)
     return points_from_json(data, message.received_at, message.device)

@@ -100,6 +100,24 @@ class _Problems:
         self.by_message[m].append((origin, code, text))
 
 
+def _series_of(
+    snap: RegistrySnapshot, dev: str, met: str, unit: str | None
+) -> tuple[int, float, float] | tuple[str, str]:
+    """(k, scale, shift) of a point's series and unit conversion, or (reason, text)."""
+    k = snap.index.get((dev, met))
+    if k is None:
+        device = snap.devices.get(dev)
+        code = P.UNKNOWN_METRIC if device is not None and device.active else P.UNKNOWN_DEVICE
+        return code, f"{code.replace('_', ' ')} {dev}:{met}"
+    if unit is None or unit == snap.unit[k]:
+        return k, 1.0, 0.0
+    try:
+        scale, shift = conversion(unit, snap.unit[k])
+    except UnitMismatch as exc:
+        return P.BAD_UNIT, f"{dev}:{met}: {exc}"
+    return k, scale, shift
+
+
 class Ingestor:
     """The single writer of telemetry in this process (a lock serialises batches)."""
 
@@ -171,15 +189,19 @@ class Ingestor:
     def _resolve(
         self, snap: RegistrySnapshot, messages: Sequence[RawMessage], problems: _Problems
     ) -> tuple[I64, I64, F64, I64, I64]:
-        """Decode every message and map its points to series; one pass, plain lists."""
+        """Decode every message and map its points to series; one pass, plain lists.
+
+        Each distinct (device, metric, unit) of the batch is resolved once — to its series
+        ``k`` and the unit conversion, or to the reason it is refused — so the per-point
+        work is one dict lookup and a few appends.
+        """
         ks: list[int] = []
         times: list[float] = []
         values: list[float] = []
         msgs: list[int] = []
         origins: list[int] = []
-        index, units, devices = snap.index, snap.unit, snap.devices
         converted: list[tuple[int, float, float]] = []  # (position, scale, shift)
-        conversions: dict[tuple[str, str], tuple[float, float] | str] = {}
+        seen: dict[tuple[str, str, str | None], tuple[int, float, float] | tuple[str, str]] = {}
         for m, message in enumerate(messages):
             try:
                 cols = decode(message)
@@ -188,33 +210,25 @@ class Ingestor:
                 continue
             for origin, code, text in cols.problems:
                 problems.add(m, origin, code, text)
+            start = len(ks)
             for dev, met, t, val, unit, o in zip(cols.devices, cols.metrics, cols.times,
                                                  cols.values, cols.units, cols.origin,
                                                  strict=True):  # fmt: skip
-                key = index.get((dev, met))
-                if key is None:
-                    code = P.UNKNOWN_METRIC if dev in devices and devices[dev].active \
-                        else P.UNKNOWN_DEVICE  # fmt: skip
-                    problems.add(m, o, code, f"{code.replace('_', ' ')} {dev}:{met}")
+                key = (dev, met, unit)
+                found = seen.get(key)
+                if found is None:
+                    found = seen[key] = _series_of(snap, dev, met, unit)
+                if len(found) == 2:  # (code, text): refused
+                    problems.add(m, o, found[0], found[1])
                     continue
-                if unit is not None and unit != units[key]:
-                    conv = conversions.get((unit, units[key]))
-                    if conv is None:
-                        try:
-                            conv = conversion(unit, units[key])
-                        except UnitMismatch as exc:
-                            conv = str(exc)
-                        conversions[(unit, units[key])] = conv
-                    if isinstance(conv, str):
-                        problems.add(m, o, P.BAD_UNIT, f"{dev}:{met}: {conv}")
-                        continue
-                    if conv != (1.0, 0.0):
-                        converted.append((len(ks), *conv))
-                ks.append(key)
+                k, scale, shift = found
+                if scale != 1.0 or shift != 0.0:
+                    converted.append((len(ks), scale, shift))
+                ks.append(k)
                 times.append(t)
                 values.append(val)
-                msgs.append(m)
                 origins.append(o)
+            msgs.extend([m] * (len(ks) - start))
         v = np.array(values, dtype=np.float64)
         for pos, scale, shift in converted:
             v[pos] = v[pos] * scale + shift

@@ -20,12 +20,26 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from cityops.service.telemetry.decode import RawMessage
 from cityops.service.telemetry.ingest import IngestResult
 
 log = logging.getLogger(__name__)
 Ack = Callable[[], None]
+Batch = list[tuple[RawMessage, "Ack | None"]]
+
+
+@runtime_checkable
+class Overlapped(Protocol):
+    """An ingest that takes the next batch before it answers the last (a second process):
+    ``send`` queues a batch, ``receive`` answers the oldest one sent, in order."""
+
+    def send(self, messages: Sequence[RawMessage]) -> None: ...
+
+    def receive(self) -> IngestResult: ...
+
+    def __call__(self, messages: Sequence[RawMessage]) -> IngestResult: ...
 
 
 @dataclass(slots=True)
@@ -103,7 +117,8 @@ class TelemetryPipeline:
             self.stats.submitted += 1
             self.stats.queued_bytes += size
             self.stats.peak_bytes = max(self.stats.peak_bytes, self.stats.queued_bytes)
-            self._cond.notify_all()
+            if len(self._queue) in (1, self._batch):  # wake the worker only when it can act:
+                self._cond.notify_all()  # per message it would fight the receiver for the GIL
         return True
 
     def drain(self, timeout: float = 30.0) -> bool:
@@ -117,8 +132,15 @@ class TelemetryPipeline:
                 self._cond.wait(remaining)
         return True
 
-    def _take(self) -> list[tuple[RawMessage, Ack | None]] | None:
+    def _take(self, full_only: bool = False) -> list[tuple[RawMessage, Ack | None]] | None:
+        """The next batch (None when stopping and empty); with ``full_only`` a full batch
+        now or nothing ([]), never waiting."""
         with self._cond:
+            if full_only:
+                if len(self._queue) < self._batch:
+                    return []
+                self._busy = True
+                return [self._queue.popleft() for _ in range(self._batch)]
             while not self._queue and not self._stopping:
                 self._cond.wait()
             if not self._queue:
@@ -134,14 +156,70 @@ class TelemetryPipeline:
             return [self._queue.popleft() for _ in range(n)]
 
     def _run(self) -> None:
+        if isinstance(self._ingest, Overlapped):
+            self._run_overlapped(self._ingest)
+            return
         while (batch := self._take()) is not None:
             try:
                 self._write(batch)
             finally:
-                with self._cond:
-                    self.stats.queued_bytes -= sum(len(m.payload) for m, _ in batch)
-                    self._busy = False
-                    self._cond.notify_all()
+                self._release(batch, busy=False)
+
+    def _release(self, batch: Batch, *, busy: bool) -> None:
+        with self._cond:
+            self.stats.queued_bytes -= sum(len(m.payload) for m, _ in batch)
+            self._busy = busy
+            self._cond.notify_all()
+
+    def _run_overlapped(self, ingest: Overlapped) -> None:
+        """Keep the next full batch queued at the ingest process while it writes the current
+        one, so it never waits for this process to acknowledge and send. Answers come in
+        order; a failure is answered like in ``_write`` once nothing else is in flight."""
+        inflight: deque[Batch] = deque()
+        while True:
+            batch = self._take(full_only=len(inflight) > 0)
+            if batch is None and not inflight:
+                return
+            if batch:
+                try:
+                    ingest.send([m for m, _ in batch])
+                    inflight.append(batch)
+                except Exception:  # the process is away: answer what is in flight, retry
+                    log.exception("telemetry batch could not be handed to the ingest process")
+                    self._settle(ingest, inflight)
+                    self._retry(batch)
+                    self._release(batch, busy=False)
+                    continue
+            if inflight and (len(inflight) > 1 or not batch):
+                oldest = inflight.popleft()
+                try:
+                    self._done(ingest.receive(), oldest)
+                except Exception:
+                    self.stats.failures += 1
+                    log.exception("telemetry batch of %d failed", len(oldest))
+                    self._settle(ingest, inflight)
+                    self._retry(oldest)
+                self._release(oldest, busy=bool(inflight))
+
+    def _settle(self, ingest: Overlapped, inflight: deque[Batch]) -> None:
+        """Take the answers of every batch in flight, then retry the failed ones: a retry
+        needs an idle ingest (a new process must not answer for the old one's batches)."""
+        failed: list[Batch] = []
+        while inflight:
+            batch = inflight.popleft()
+            try:
+                self._done(ingest.receive(), batch)
+                self._release(batch, busy=True)
+            except Exception:
+                self.stats.failures += 1
+                failed.append(batch)
+        for batch in failed:
+            self._retry(batch)
+            self._release(batch, busy=True)
+
+    def _retry(self, batch: Batch) -> None:
+        time.sleep(self._retry_s)
+        self._write(batch)
 
     def _write(self, batch: list[tuple[RawMessage, Ack | None]]) -> None:
         messages = [m for m, _ in batch]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from cityops.domain.model import Role
 from cityops.entrypoints.api.deps import AppDep, require
+from cityops.service.lifeline.queries import asset_layer, screen_summary
 from cityops.service.principal import Principal
 from cityops.service.screen import TtlCache, department_ranking, overview
 from cityops.service.screen_map import FEED_SIZE, MAX_MARKERS, map_view, recent_feed
@@ -50,3 +51,15 @@ def screen_ranking(request: Request, app: AppDep, _: Viewer) -> dict[str, Any]:
         state.ranking_cache = TtlCache(RANKING_SECONDS)
     result: dict[str, Any] = state.ranking_cache.get("department", lambda: department_ranking(app))
     return result
+
+
+@router.get("/lifeline")
+def screen_lifeline(app: AppDep, who: Viewer) -> dict[str, Any]:
+    """City lifeline: open alarms by level, type and state, each asset's worst open alarm."""
+    return screen_summary(app, who)
+
+
+@router.get("/lifeline/assets")
+def screen_lifeline_assets(app: AppDep, who: Viewer, kind: str | None = None) -> dict[str, Any]:
+    """The lifeline assets the caller may see, as GeoJSON (pipes as lines, wells as points)."""
+    return asset_layer(app, who, kind)

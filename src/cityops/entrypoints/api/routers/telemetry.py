@@ -26,11 +26,12 @@ from cityops.domain.model import Role
 from cityops.entrypoints.api.deps import AppDep, require
 from cityops.service.auth import principal_from_token
 from cityops.service.principal import Principal
-from cityops.service.telemetry import RawMessage, telemetry
+from cityops.service.telemetry import RawMessage, dead_letters, telemetry
 from cityops.service.telemetry import assets as svc
 from cityops.service.telemetry import queries as q
 from cityops.service.telemetry.decode import JSON, SENML
 from cityops.service.telemetry.gateways import KEY_PREFIX, create_gateway, gateway_for_key
+from cityops.service.telemetry.health import device_health
 
 router = APIRouter(prefix="/api/v1/telemetry", tags=["telemetry 城市生命线"])
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
@@ -120,6 +121,21 @@ def get_devices(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:  # fmt: skip
     return q.list_devices(app, who, asset=asset, kind=kind, limit=limit, offset=offset)
+
+
+@router.get("/device-health")
+def get_device_health(
+    app: AppDep, who: Staff,
+    status: Annotated[str | None, Query(pattern=r"^(online|offline|never)$")] = None,
+    asset: str | None = None, kind: str | None = None,
+    search: Annotated[str | None, Query(alias="q", max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:  # fmt: skip
+    """Devices online / offline / never reported (last seen against their sampling interval),
+    counts per status, last values and battery; ``kind`` is the asset kind, ``q`` a part of
+    the device or asset code."""
+    return device_health(app, who, status=status, asset=asset, kind=kind, q=search,
+                         limit=limit, offset=offset)  # fmt: skip
 
 
 @router.get("/devices/{code}")
@@ -219,16 +235,47 @@ def get_dead_letters(
     app: AppDep, who: Centre, resolved: bool | None = False, reason: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before_id: Annotated[int | None, Query(ge=1)] = None,
+    group: Annotated[bool, Query(description="identical dead letters as one row with their "
+                                 "count (newest group first; no before_id)")] = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Messages that could not be (wholly) ingested, newest first, with their raw bytes."""
+    if group:
+        if before_id is not None:
+            raise ValidationFailed("page grouped dead letters with limit, not before_id",
+                                   field="before_id")  # fmt: skip
+        return dead_letters.grouped(app, resolved=resolved, reason=reason, limit=limit)
     return q.dead_letters(app, resolved=resolved, reason=reason, limit=limit,
                           before_id=before_id)  # fmt: skip
 
 
+@router.get("/dead-letters/{id_}")
+def get_dead_letter(id_: int, app: AppDep, who: Centre) -> dict[str, Any]:
+    """One dead letter, the device it names, and the ids of its identical twins."""
+    return dead_letters.detail(app, id_)
+
+
 class ResolveIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
+    identical: bool = Field(False, description="also every unresolved identical dead letter")
 
 
 @router.post("/dead-letters/{id_}/resolve")
 def resolve_dead_letter(id_: int, body: ResolveIn, app: AppDep, who: Admin) -> dict[str, Any]:
+    if body.identical:
+        return dead_letters.resolve_identical(app, id_, who.username, body.note)
     return q.resolve_dead_letter(app, id_, who.username, body.note)
+
+
+class ReplayIn(BaseModel):
+    device: str | None = Field(None, min_length=1, max_length=64,
+                               description="the device, for bare metric names whose transport "
+                               "named it (HTTP ?device=)")  # fmt: skip
+    identical: bool = Field(True, description="resolve the identical dead letters too")
+
+
+@router.post("/dead-letters/{id_}/replay")
+def replay_dead_letter(id_: int, body: ReplayIn, app: AppDep, who: Admin) -> dict[str, Any]:
+    """Ingest the kept bytes again (after the device or its unit was fixed) and resolve the
+    dead letter with the outcome; if it still fails, the new dead letter is named."""
+    return dead_letters.replay(app, id_, who.username, device=body.device,
+                               identical=body.identical)  # fmt: skip

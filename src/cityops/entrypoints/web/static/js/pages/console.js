@@ -20,9 +20,12 @@ const NAV = [
   { view: "admin-rules", label: "console.nav.admin-rules", roles: ["admin", "auditor"], group: "admin" },
   { view: "admin-models", label: "console.nav.admin-models", roles: ["admin", "auditor"], group: "admin" },
   { view: "evaluation", label: "console.nav.evaluation", roles: ["admin", "auditor", "commander", "shift_leader"], group: "analysis" },
+  { view: "lifeline-alarms", label: "console.nav.lifeline-alarms", roles: null, group: "lifeline" },
+  { view: "lifeline-devices", label: "console.nav.lifeline-devices", roles: null, group: "lifeline" },
+  { view: "lifeline-deadletters", label: "console.nav.lifeline-deadletters", roles: ["admin", "auditor", "commander", "shift_leader"], group: "lifeline" },
 ];
-const HIDDEN_VIEWS = new Set(["case"]); // reachable by link, not listed
-const GROUPS = ["work", "admin", "analysis"];
+const HIDDEN_VIEWS = new Set(["case", "lifeline-alarm"]); // reachable by link, not listed
+const GROUPS = ["work", "lifeline", "admin", "analysis"];
 
 const shell = { me: null, current: null, unmount: null, listeners: new Set(), seq: 0 };
 
@@ -203,7 +206,7 @@ function keyboard() {
 
 async function main() {
   if (!requireLogin()) return;
-  await initI18n(["console", "admin"]);
+  await initI18n(["console", "admin", "lifeline"]);
   try {
     shell.me = await api.get("/api/v1/auth/me");
   } catch (err) {

@@ -6,11 +6,13 @@ import { currentLang, fmtNumber, fmtPercent, fmtTime, initI18n, t, tOr } from ".
 import { connect } from "../live.js";
 import { caseMarkers, createMap, drawRegions, gridLoadLayer, regions } from "../map.js";
 import { $, animateNumber, h, langButton, throttle } from "../ui.js";
+import { alarmFeedItem, mountLifeline } from "./screen/lifeline.js";
 
 const FEED_MAX = 40;
 const CLOSED = new Set(["closed", "invalid", "merged"]);
 const ALERTS = new Set(["CaseOverdue", "CaseEscalated", "CaseSupervised", "CaseFastTracked", "CaseReturned"]);
-const state = { tz: "Asia/Shanghai", overview: null, ranking: null, feed: [], map: null };
+const state = { tz: "Asia/Shanghai", overview: null, ranking: null, feed: [], map: null, lifeline: null };
+const LAYERS_KEY = "cityops.screen.layers";
 
 // -- layout -----------------------------------------------------------------------------------
 
@@ -114,6 +116,32 @@ function onCase(m, msg) {
   else m.markers.upsert(c);
   if (msg.name === "ReportSubmitted" || msg.name === "CaseFastTracked") m.markers.flash(c);
   $("#map").dataset.markers = String(m.markers.size);
+}
+
+/** The map's layers switched on and off (remembered): cases (grid load, markers) and lifeline. */
+function layerToggles(m, lifeline) {
+  let on = { cases: true, lifeline: true };
+  try {
+    on = { ...on, ...JSON.parse(localStorage.getItem(LAYERS_KEY) || "{}") };
+  } catch { /* a damaged setting: the defaults */ }
+  const apply = () => {
+    for (const part of [m.grid.layer, m.markers.group]) {
+      if (on.cases) part.addTo(m.map);
+      else part.remove();
+    }
+    $("#map-districts").hidden = !on.cases;
+    lifeline?.setVisible(on.lifeline);
+    for (const b of document.querySelectorAll(".layer-toggle")) b.setAttribute("aria-pressed", String(on[b.dataset.layer]));
+  };
+  const button = (layer) => h("button", { type: "button", class: "layer-toggle", dataset: { layer }, "data-i18n": `screen.layer.${layer}`,
+    onclick: () => {
+      on[layer] = !on[layer];
+      localStorage.setItem(LAYERS_KEY, JSON.stringify(on));
+      apply();
+    } }, t(`screen.layer.${layer}`));
+  $("#map").closest(".panel").append(h("div", { class: "layer-toggles", id: "layer-toggles" },
+    button("cases"), lifeline ? button("lifeline") : null));
+  apply();
 }
 
 // -- charts -------------------------------------------------------------------------------------
@@ -242,6 +270,7 @@ function feedKind(name) {
 }
 
 function feedItem(msg, fresh) {
+  if (msg.payload?.alarm_id) return alarmFeedItem(msg, fresh, state.tz);
   const c = msg.case || {};
   const where = [c.street_name, c.grid_name].filter(Boolean).join(" · ");
   return h("li", { class: `feed__item feed__item--${feedKind(msg.name)}${fresh ? " feed__item--fresh" : ""}`,
@@ -295,7 +324,7 @@ async function refreshRanking() {
 
 async function main() {
   if (!requireLogin()) return;
-  await initI18n(["screen"]);
+  await initI18n(["screen", "lifeline"]);
   fitToWindow();
   const config = await uiConfig();
   state.tz = config.timezone;
@@ -313,6 +342,12 @@ async function main() {
     const ranking = refreshRanking(); // the evaluation is the slowest read: do not wait for it
     const m = await buildMap();
     state.map = m;
+    // The lifeline layer is an addition: if it cannot load, the rest of the screen still works.
+    state.lifeline = await mountLifeline(m.map, $("#map").closest(".panel"), $("#map")).catch((err) => {
+      console.warn("lifeline layer:", err);
+      return null;
+    });
+    layerToggles(m, state.lifeline);
     await Promise.all([refreshOverview(charts, pending.overview), refreshMap(m, pending.map),
       loadFeed(pending.feed)]);
     ranking.catch(showError);
@@ -324,16 +359,25 @@ async function main() {
       heartbeatSeconds: config.live.heartbeat_seconds,
       onStatus: setLiveStatus,
       onMessage: (msg) => {
-        addFeed(msg, true);
-        onCase(m, msg);
+        if (msg.payload?.alarm_id) {
+          state.lifeline?.onMessage(msg);
+          addFeed(msg, true);
+          return;
+        }
+        if (msg.case) { // other events without a case (a dead letter, say) are not the feed's
+          addFeed(msg, true);
+          onCase(m, msg);
+        }
         refresh();
       },
       onReset: () => {
         refresh();
+        state.lifeline?.refresh().catch(console.warn);
         loadFeed().catch(console.warn);
       },
     });
     setInterval(refresh, 60_000); // the clock moves cases into overdue without any event
+    setInterval(() => state.lifeline?.refresh().catch(console.warn), 60_000); // 24-hour sums
     setInterval(() => refreshRanking().catch(console.warn), 300_000);
   } catch (err) {
     showError(err);
@@ -343,6 +387,7 @@ async function main() {
     renderOverview(charts);
     if (state.map?.cells) renderDistricts(state.map, state.map.cells);
     if (state.ranking) renderRanking(state.ranking);
+    state.lifeline?.redraw();
     renderFeed();
   });
   document.documentElement.dataset.lang = currentLang();

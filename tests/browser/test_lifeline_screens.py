@@ -1,0 +1,267 @@
+"""The lifeline screens in a real browser (issue 5 §6): alarm list → detail → acknowledge →
+clear; the dead-letter browser shows a bad payload's reason and bytes; the big screen draws the
+lifeline layer and its counts and follows a new alarm live.
+
+``python -m tests.browser.test_lifeline_screens`` writes docs/screenshots/lifeline-*.png from a
+demo city with an hour of simulated sensor traffic (incidents included).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from cityops.bootstrap import bootstrap
+from tests.browser.conftest import Console, signed_in
+from tests.browser.server import LiveServer, settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+SENML = {"Content-Type": "application/senml+json"}
+
+
+@pytest.fixture(scope="module")
+def lifeline_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+    LiveServer
+]:  # fmt: skip
+    """A server of its own: the alarms and cases made here stay out of the other tests' counts."""
+    db = tmp_path_factory.mktemp("lifeline") / "cityops.db"
+    shutil.copy(sqlite_template, db)
+    app = bootstrap(settings(db, live_heartbeat_seconds=1, live_stream_seconds=20))
+    server = LiveServer.start(app)
+    yield server
+    server.stop()
+    app.dispose()
+
+
+def _post(server: LiveServer, path: str, body: Any, **headers: str) -> httpx.Response:
+    auth = {"Authorization": f"Bearer {server.token('admin')}", **headers}
+    return httpx.post(f"{server.url}{path}", content=orjson.dumps(body), headers=auth)
+
+
+def _get(server: LiveServer, user: str, path: str) -> Any:
+    r = httpx.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {server.token(user)}"})
+    r.raise_for_status()
+    return r.json()
+
+
+def raise_red_gas_alarm(server: LiveServer, device: str, background: bool = True) -> dict[
+    str, Any
+]:  # fmt: skip
+    """Methane in a well: a normal background (unless the well has one), then two readings over
+    25 %LEL → 红."""
+    now = time.time()
+    values = [1.0, 1.2, 0.9, 1.1, 1.0, 1.3, 1.1, 1.0] if background else []
+    values += [30.0, 31.0]
+    step = 300 if background else 30
+    for i, v in enumerate(values):
+        at = now - (len(values) - 1 - i) * step - 1
+        pack = [{"bn": f"{device}:", "bt": at, "n": "ch4", "u": "%LEL", "v": v}]
+        r = _post(server, "/api/v1/telemetry/readings", pack, **SENML)
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    alarms = _get(server, "commander", "/api/v1/lifeline/alarms?state=open&type=gas_leak")
+    mine = [a for a in alarms["alarms"] if (a["facts"] or {}).get("device") == device]
+    assert mine and mine[0]["level"] == 4, alarms
+    return dict(mine[0])
+
+
+def _console(context: Any, server: LiveServer, console: Console, user: str, hash_: str) -> Any:
+    page = signed_in(context, server, user, console)
+    page.goto(f"{server.url}/console{hash_}")
+    page.wait_for_selector("#console[data-ready='1']", state="attached")
+    return page
+
+
+def test_alarm_list_detail_acknowledge_and_clear(
+    context: Any, lifeline_server: LiveServer, console: Console
+) -> None:
+    alarm = raise_red_gas_alarm(lifeline_server, "SJ-CH4-0001")
+    page = _console(context, lifeline_server, console, "commander", "#/lifeline-alarms")
+    assert page.locator(".c-nav a[data-view='lifeline-alarms']").count() == 1
+    row = page.locator(f"#lf-alarms tr[data-id='{alarm['id']}']")
+    row.wait_for()
+    assert "可燃气体泄漏" in row.inner_text() and row.get_attribute("data-state") == "active"
+    assert int(page.locator("#lf-level-counts [data-level='4']").get_attribute("data-count")) >= 1
+    assert row.locator(".clock").get_attribute("data-colour") in ("green", "yellow", "red")
+    row.click()
+    page.wait_for_selector(f".lf-alarm[data-id='{alarm['id']}']")
+    chart = page.locator("#lf-series-chart canvas").first
+    chart.wait_for()
+    box = chart.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 150
+    assert int(page.locator("#lf-series-chart").get_attribute("data-points")) >= 10
+    link = page.locator("#lf-case-link")
+    assert link.get_attribute("href") == f"#/case/{alarm['case_id']}"
+    assert page.locator(".lf-steps li").count() > 0  # 红 gas: the emergency plan's steps
+
+    page.click("#lf-acknowledge")
+    page.fill(".lf-action textarea", "已通知燃气集团抢修")
+    page.click(".lf-action button[type=submit]")
+    page.wait_for_selector(".lf-alarm[data-state='acknowledged']")
+    assert page.locator("#lf-acknowledge").count() == 0
+    page.click("#lf-clear")
+    page.click(".lf-action button[type=submit]")  # a clear needs a reason
+    assert "请填写解除原因" in page.locator(".lf-action .warn").inner_text()
+    page.fill(".lf-action textarea", "现场检测正常，确认误报")
+    page.click(".lf-action button[type=submit]")
+    page.wait_for_selector(".lf-alarm[data-state='cleared']")
+    log = page.locator(".lf-log").inner_text()
+    assert "已确认" in log and "已解除" in log and "现场检测正常" in log
+    detail = _get(lifeline_server, "commander", f"/api/v1/lifeline/alarms/{alarm['id']}")
+    assert detail["state"] == "cleared" and detail["cleared_how"] == "manual"
+    page.goto(f"{lifeline_server.url}/console#/lifeline-alarms?state=cleared")
+    page.locator(f"#lf-alarms tr[data-id='{alarm['id']}'][data-state='cleared']").wait_for()
+    assert console.errors == []
+
+
+def test_dead_letter_browser_shows_the_reason_and_the_bytes(
+    context: Any, lifeline_server: LiveServer, console: Console
+) -> None:
+    pack = [{"bn": "GHOST-9:", "bt": time.time() - 30, "n": "ch4", "v": 3.5}]
+    r = _post(lifeline_server, "/api/v1/telemetry/readings", pack, **SENML)
+    assert r.status_code == 422, r.text
+    binary = httpx.post(f"{lifeline_server.url}/api/v1/telemetry/readings", content=b"\xff<b>\x00",
+                        headers={"Authorization": f"Bearer {lifeline_server.token('admin')}",
+                                 **SENML})  # fmt: skip
+    assert binary.status_code == 422
+    page = _console(context, lifeline_server, console, "admin", "#/lifeline-deadletters")
+    ghost = page.locator("#lf-deadletters tr[data-reason='unknown_device']").first
+    ghost.wait_for()
+    assert "未知设备" in ghost.inner_text() and "GHOST-9" in ghost.inner_text()
+    ghost.locator(".lf-raw-toggle").click()
+    raw = page.locator(".lf-raw-row:not([hidden]) .lf-raw").first
+    assert '"bn": "GHOST-9:"' in raw.inner_text()
+    bad = page.locator("#lf-deadletters tr[data-reason='malformed_json']").first
+    bad.locator(".lf-raw-toggle").click()
+    hexdump = page.locator(".lf-raw[data-encoding='hex']")
+    assert "ff 3c 62 3e 00" in hexdump.inner_text()  # not UTF-8: shown as hex, never as markup
+    assert page.locator(".lf-raw b").count() == 0
+    page.select_option("select[name=reason]", "unknown_device")
+    page.wait_for_function("location.hash.includes('reason=unknown_device')")
+    page.locator("#lf-deadletters").wait_for()
+    reasons = page.locator("#lf-deadletters tbody tr:not(.lf-raw-row)").evaluate_all(
+        "rows => rows.map(r => r.dataset.reason)")  # fmt: skip
+    assert reasons and set(reasons) == {"unknown_device"}
+    assert console.errors == []
+
+
+def test_device_health_lists_offline_devices(
+    context: Any, lifeline_server: LiveServer, console: Console
+) -> None:
+    page = _console(context, lifeline_server, console, "commander",
+                    "#/lifeline-devices?status=never")  # fmt: skip
+    rows = page.locator("#lf-devices tbody tr")
+    rows.first.wait_for()
+    statuses = rows.evaluate_all("rows => rows.map(r => r.dataset.status)")
+    assert statuses and set(statuses) == {"never"}
+    page.click("#lf-device-tabs [data-status='all']")
+    page.wait_for_function("!location.hash.includes('status=')")
+    page.locator("#lf-devices tbody tr").first.wait_for()
+    assert console.errors == []
+
+
+def test_big_screen_lifeline_layer_counts_and_a_live_alarm(
+    context: Any, lifeline_server: LiveServer, console: Console
+) -> None:
+    page = signed_in(context, lifeline_server, "commander", console)
+    page.goto(f"{lifeline_server.url}/screen")
+    page.wait_for_selector("#screen[data-ready='1']", state="attached")
+    page.wait_for_selector("#live-status[data-state='live']")
+    layer = _get(lifeline_server, "commander", "/api/v1/screen/lifeline/assets")
+    assert int(page.locator("#map").get_attribute("data-lifeline-assets")) == len(
+        layer["features"])  # fmt: skip
+    assert page.locator("#lifeline-panel").is_visible()
+    red = page.locator("#lifeline-panel [data-level='4']")
+    before = int(red.get_attribute("data-count"))
+    box = page.locator("#lifeline-types canvas").first.bounding_box()
+    assert box and box["width"] > 150
+    raise_red_gas_alarm(lifeline_server, "SJ-CH4-0003")
+    page.wait_for_function(  # pushed by the live stream, no reload
+        "n => Number(document.querySelector(\"#lifeline-panel [data-level='4']\")"
+        ".dataset.count) > n",
+        arg=before,
+    )
+    page.locator("#feed li.feed__item--lifeline").first.wait_for()
+    assert int(page.locator("#map").get_attribute("data-lifeline-alarms")) >= 1
+    page.click(".layer-toggle[data-layer='lifeline']")
+    assert page.locator("#lifeline-panel").is_hidden()
+    assert page.locator("#map").get_attribute("data-lifeline") == "off"
+    page.click(".layer-toggle[data-layer='lifeline']")
+    assert page.locator("#lifeline-panel").is_visible()
+    assert console.errors == []
+
+
+# -- screenshots ---------------------------------------------------------------------------------
+
+
+def screenshots() -> None:
+    """docs/screenshots/lifeline-*.png: a demo city with an hour of sensor traffic and its
+    incidents (alarms and their cases), a few dead letters, the big screen and four views."""
+    from playwright.sync_api import sync_playwright
+
+    from cityops.demo.load import load_demo
+    from cityops.entrypoints.lifeline_workers import demo_backfill
+    from tests.browser.screenshots import shoot
+    from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, add_history
+
+    out = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    with tempfile.TemporaryDirectory() as tmp:
+        app = bootstrap(settings(Path(tmp) / "cityops.db"))
+        load_demo(app)
+        print("simulated reports:", add_history(app, days=2, per_day=40))
+        print("sensor points:", demo_backfill(app, timedelta(hours=2)))
+        server = LiveServer.start(app)
+        try:
+            raise_red_gas_alarm(server, "SJ-CH4-0005", background=False)
+            print("lifeline:", _get(server, "commander", "/api/v1/screen/lifeline")["by_level"])
+            bad = ([{"bn": "GW9-PT-0001:", "n": "pressure", "u": "MPa", "v": 0.3}],
+                   [{"bn": "SJ-GPT-0002:", "n": "pressure", "u": "ppm", "v": 3}], b"\xff\x00")
+            for body in bad:  # an unknown device, a wrong unit, bytes that are not JSON
+                for _ in range(2):
+                    content = body if isinstance(body, bytes) else orjson.dumps(body)
+                    httpx.post(f"{server.url}/api/v1/telemetry/readings", content=content,
+                               headers={"Authorization": f"Bearer {server.token('admin')}",
+                                        **SENML})  # fmt: skip
+            alarms = _get(server, "commander", "/api/v1/lifeline/alarms?state=open&level=3")
+            busy = next((a["id"] for a in alarms["alarms"] if a["case_id"]),
+                        alarms["alarms"][0]["id"])  # fmt: skip
+            shots = [
+                ("lifeline-alarms", "commander", "/console#/lifeline-alarms", (1440, 900)),
+                ("lifeline-alarm", "commander", f"/console#/lifeline-alarm/{busy}", (1440, 900)),
+                ("lifeline-deadletters", "admin", "/console#/lifeline-deadletters", (1440, 900)),
+                ("lifeline-devices", "commander", "/console#/lifeline-devices?status=offline",
+                 (1440, 900)),
+                ("lifeline-screen", "commander", "/screen", (1920, 1080)),
+            ]  # fmt: skip
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                for name, user, path, (width, height) in shots:
+                    ctx = browser.new_context(viewport={"width": width, "height": height},
+                                              locale="zh-CN",
+                                              timezone_id="Asia/Shanghai")  # fmt: skip
+                    token = server.token(user)
+                    ctx.add_init_script(
+                        f"localStorage.setItem('cityops.token', {token!r});"
+                        f"localStorage.setItem('cityops.user', '{{\"username\":\"{user}\"}}')"
+                    )
+                    ready = "#screen[data-ready='1']" if path == "/screen" else \
+                        "#console[data-ready='1']"  # fmt: skip
+                    shoot(ctx, f"{server.url}{path}", ready, out / name)
+                browser.close()
+        finally:
+            server.stop()
+            app.dispose()
+
+
+if __name__ == "__main__":
+    screenshots()
+    sys.exit(0)
