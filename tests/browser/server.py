@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -20,6 +23,22 @@ from cityops.entrypoints.api.app import create_api
 from cityops.service.live import LiveHub
 
 CHROMIUM = Path("/usr/bin/chromium")
+DOC_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def doc_shot(page: Any, name: str, **options: Any) -> Path:
+    """Screenshot for docs/screenshots/<name>.png, written there only when
+    CITYOPS_SCREENSHOTS=1 (refreshing the docs); otherwise into the temp dir, so that a test
+    run still draws and shoots the page but leaves the working tree as it was."""
+    folder = DOC_SHOTS if os.environ.get("CITYOPS_SCREENSHOTS") == "1" else (
+        Path(tempfile.gettempdir()) / "cityops-screenshots"
+    )  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.png"
+    page.screenshot(path=str(target), **options)
+    return target
+
+
 # Without the background-networking flags the closed network refuses many connections.
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

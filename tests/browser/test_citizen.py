@@ -13,13 +13,12 @@ from sqlalchemy import select
 
 from cityops.adapters.db.models import CaseRow
 from tests.browser.conftest import Console
-from tests.browser.server import LiveServer
+from tests.browser.server import LiveServer, doc_shot
 from tests.helpers import STREET_A, STREET_B, point_in
 from tests.photos import photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 PHONE = {"width": 390, "height": 844}
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 Phone = Callable[[tuple[float, float, str]], Any]
 
 
@@ -150,8 +149,7 @@ def test_me_too_shows_the_open_case_nearby_and_joins_it(
     item = page.locator(f".cz-metoo__item[data-case-no='{existing['case_no']}']")
     item.wait_for()
     assert "附近已有" in page.inner_text("#metoo h3")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "citizen-report.png"), full_page=True)
+    doc_shot(page, "citizen-report", full_page=True)
     item.locator(".cz-join").click()
     page.wait_for_selector("#joining:not([hidden])")
     page.fill("#description", words)
@@ -188,7 +186,7 @@ def test_track_and_rate_exactly_once(
     page.click("#rate-submit")
     page.wait_for_selector(".cz-thanks")
     assert page.locator(".cz-rate span.cz-star.is-on").count() == 4
-    page.screenshot(path=str(SHOTS / "citizen-track.png"), full_page=True)
+    doc_shot(page, "citizen-track", full_page=True)
     stale.click(".cz-star[data-n='1']")
     stale.click("#rate-submit")
     stale.locator("#rate-error", has_text="已评价").wait_for()

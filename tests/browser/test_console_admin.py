@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Console, signed_in
-from tests.browser.server import LiveServer
+from tests.browser.server import LiveServer, doc_shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWS = ("admin-regions", "admin-departments", "admin-users", "admin-taxonomy", "admin-rules",
          "admin-models", "evaluation")  # fmt: skip
 
@@ -32,8 +31,7 @@ def _open(
 
 def _shot(page: Any, name: str) -> None:
     page.wait_for_timeout(800)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    doc_shot(page, name)
 
 
 def test_rules_tester_answers_for_typed_and_clicked_places(

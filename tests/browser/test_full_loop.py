@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from cityops.adapters.db.models import CaseEventRow
 from tests.browser.conftest import VIEWPORT, Console
-from tests.browser.server import LiveServer
-from tests.browser.test_citizen import PHONE, SHOTS, Phone, case_id, open_portal, phone
+from tests.browser.server import LiveServer, doc_shot
+from tests.browser.test_citizen import PHONE, Phone, case_id, open_portal, phone
 from tests.browser.test_mobile import photo as camera_photo
 from tests.helpers import STREET_A, point_in
 from tests.photos import photo
@@ -168,8 +168,7 @@ def test_citizen_report_to_rating_through_every_screen(
         handler.wait_for_selector(".m-action-form .m-photo img")
         assert handler.locator("#case-actions").is_hidden()  # the form replaces the buttons
         handler.wait_for_selector("#m-toast.show", state="hidden")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        handler.screenshot(path=str(SHOTS / "mobile-handle.png"))
+        doc_shot(handler, "mobile-handle")
 
     mobile_step(handler, cid, "handle", "complete", result)
     assert read_case(live_server, cid)["state"] == "handled"
