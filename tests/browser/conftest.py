@@ -92,3 +92,12 @@ def signed_in(context: Any, server: LiveServer, username: str, console: Console)
     page = context.new_page()
     console.attach(page)
     return page
+
+
+def open_console(context: Any, server: LiveServer, console: Console, username: str,
+                 hash_: str) -> Any:  # fmt: skip
+    """``username``'s console at ``hash_`` (e.g. ``#/queue/reported``), once its shell is up."""
+    page = signed_in(context, server, username, console)
+    page.goto(f"{server.url}/console{hash_}")
+    page.wait_for_selector("#console[data-ready='1']", state="attached")
+    return page

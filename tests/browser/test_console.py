@@ -17,7 +17,7 @@ import pytest
 
 from cityops.adapters.db.models import CaseRow
 from cityops.demo.city import DEMO_PASSWORD
-from tests.browser.conftest import Console, signed_in
+from tests.browser.conftest import Console, open_console
 from tests.browser.server import LiveServer
 from tests.helpers import STREET_A, STREET_B, point_in
 
@@ -86,17 +86,10 @@ def _unclassified(server: LiveServer, source: str) -> int:
     return case_id
 
 
-def _open(context: Any, server: LiveServer, console: Console, username: str, hash_: str) -> Any:
-    page = signed_in(context, server, username, console)
-    page.goto(f"{server.url}/console{hash_}")
-    page.wait_for_selector("#console[data-ready='1']", state="attached")
-    return page
-
-
 def test_acceptor_accepts_a_case_and_the_queue_updates(
     context: Any, live_server: LiveServer, console: Console
 ) -> None:
-    page = _open(context, live_server, console, "acceptor", "#/queue/reported")
+    page = open_console(context, live_server, console, "acceptor", "#/queue/reported")
     page.wait_for_selector(".queue[data-loaded]", state="attached")
     case_id = _report(live_server, "console-accept-1")  # arrives while the queue is open
     row = page.locator(f".c-table tr[data-id='{case_id}']")
@@ -123,7 +116,7 @@ def test_dispatcher_dispatches_to_the_suggested_department(
     case_id = _opened(live_server, "console-dispatch-1")
     routing = _api(live_server, "dispatcher", "GET", f"/api/v1/cases/{case_id}")["routing"]
     assert routing and routing["department_id"]
-    page = _open(context, live_server, console, "dispatcher", "#/queue/toDispatch")
+    page = open_console(context, live_server, console, "dispatcher", "#/queue/toDispatch")
     row = page.locator(f".c-table tr[data-id='{case_id}']")
     row.wait_for()
     assert routing["department_name"] in row.locator(".quick-dispatch").inner_text()
@@ -142,7 +135,9 @@ def test_classify_triage_choosing_a_suggestion_takes_the_case_off_the_queue(
     context: Any, live_server: LiveServer, console: Console
 ) -> None:
     case_id = _unclassified(live_server, "console-classify-1")
-    page = _open(context, live_server, console, "acceptor", f"#/triage/classify?case={case_id}")
+    page = open_console(
+        context, live_server, console, "acceptor", f"#/triage/classify?case={case_id}"
+    )
     item = page.locator(f"#triage-list li[data-id='{case_id}']")
     item.wait_for()
     pick = page.locator("#triage-work .sugg-pick[data-category='E0103']")
@@ -169,7 +164,9 @@ def test_locate_triage_a_click_on_the_map_sets_the_location(
         "location": {"address": "幸福路某小区门口"},  # no point: a person finds the place
     }
     case_id = _api(live_server, "acceptor", "POST", "/api/v1/intake/hotline", json=order)["case_id"]
-    page = _open(context, live_server, console, "acceptor", f"#/triage/locate?case={case_id}")
+    page = open_console(
+        context, live_server, console, "acceptor", f"#/triage/locate?case={case_id}"
+    )
     item = page.locator(f"#triage-list li[data-id='{case_id}']")
     item.wait_for()
     page.wait_for_selector("#triage-map[data-ready='1']")
@@ -229,7 +226,7 @@ def test_every_work_view_renders_without_console_errors(
 ) -> None:
     mine = _api(live_server, username, "GET", "/api/v1/cases", params={"limit": 1})["items"]
     case_id = mine[0]["id"] if mine else 1  # not theirs: the view says so
-    page = _open(context, live_server, console, username, "#/queue")
+    page = open_console(context, live_server, console, username, "#/queue")
     page.wait_for_selector(".queue[data-loaded]", state="attached")
     tabs = page.locator(".queue .tab")
     assert tabs.count() >= 2

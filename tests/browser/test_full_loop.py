@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from cityops.adapters.db.models import CaseEventRow
-from tests.browser.conftest import VIEWPORT, Console
+from tests.browser.conftest import VIEWPORT, Console, signed_in
 from tests.browser.server import LiveServer, doc_shot
 from tests.browser.test_citizen import PHONE, Phone, case_id, open_portal, phone
 from tests.browser.test_mobile import photo as camera_photo
@@ -45,13 +45,7 @@ def staff(browser: Any, live_server: LiveServer, console: Console) -> Iterator[S
         )  # fmt: skip
         ctx.set_default_timeout(20_000)
         contexts.append(ctx)
-        token = live_server.token(username)
-        ctx.add_init_script(
-            f"localStorage.setItem('cityops.token', {token!r});"
-            f"localStorage.setItem('cityops.user', JSON.stringify({{username: {username!r}}}));"
-        )
-        page = ctx.new_page()
-        console.attach(page)
+        page = signed_in(ctx, live_server, username, console)
         page.goto(f"{live_server.url}{path}")
         return page
 

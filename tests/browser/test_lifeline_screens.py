@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from cityops.bootstrap import bootstrap
-from tests.browser.conftest import Console, signed_in
+from tests.browser.conftest import Console, open_console, signed_in
 from tests.browser.server import LiveServer, settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -74,18 +74,11 @@ def raise_red_gas_alarm(server: LiveServer, device: str, background: bool = True
     return dict(mine[0])
 
 
-def _console(context: Any, server: LiveServer, console: Console, user: str, hash_: str) -> Any:
-    page = signed_in(context, server, user, console)
-    page.goto(f"{server.url}/console{hash_}")
-    page.wait_for_selector("#console[data-ready='1']", state="attached")
-    return page
-
-
 def test_alarm_list_detail_acknowledge_and_clear(
     context: Any, lifeline_server: LiveServer, console: Console
 ) -> None:
     alarm = raise_red_gas_alarm(lifeline_server, "SJ-CH4-0001")
-    page = _console(context, lifeline_server, console, "commander", "#/lifeline-alarms")
+    page = open_console(context, lifeline_server, console, "commander", "#/lifeline-alarms")
     assert page.locator(".c-nav a[data-view='lifeline-alarms']").count() == 1
     row = page.locator(f"#lf-alarms tr[data-id='{alarm['id']}']")
     row.wait_for()
@@ -133,7 +126,7 @@ def test_dead_letter_browser_shows_the_reason_and_the_bytes(
                         headers={"Authorization": f"Bearer {lifeline_server.token('admin')}",
                                  **SENML})  # fmt: skip
     assert binary.status_code == 422
-    page = _console(context, lifeline_server, console, "admin", "#/lifeline-deadletters")
+    page = open_console(context, lifeline_server, console, "admin", "#/lifeline-deadletters")
     ghost = page.locator("#lf-deadletters tr[data-reason='unknown_device']").first
     ghost.wait_for()
     assert "未知设备" in ghost.inner_text() and "GHOST-9" in ghost.inner_text()
@@ -157,7 +150,7 @@ def test_dead_letter_browser_shows_the_reason_and_the_bytes(
 def test_device_health_lists_offline_devices(
     context: Any, lifeline_server: LiveServer, console: Console
 ) -> None:
-    page = _console(context, lifeline_server, console, "commander",
+    page = open_console(context, lifeline_server, console, "commander",
                     "#/lifeline-devices?status=never")  # fmt: skip
     rows = page.locator("#lf-devices tbody tr")
     rows.first.wait_for()
