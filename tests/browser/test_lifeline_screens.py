@@ -116,6 +116,29 @@ def test_alarm_list_detail_acknowledge_and_clear(
     assert console.errors == []
 
 
+def test_the_case_an_alarm_opened_carries_its_emergency_plan(
+    context: Any, lifeline_server: LiveServer, console: Console
+) -> None:
+    alarm = raise_red_gas_alarm(lifeline_server, "SJ-CH4-0002")
+    page = open_console(context, lifeline_server, console, "dispatcher",
+                        f"#/case/{alarm['case_id']}")  # fmt: skip
+    card = page.locator("#case-lifeline")
+    card.wait_for()
+    assert card.locator(f"a[href='#/lifeline-alarm/{alarm['id']}']").count() == 1
+    plan = card.locator(".lf-plan")
+    assert "燃气泄漏一级（红色）应急处置预案" in plan.locator("h3").inner_text()
+    assert "0/6" in plan.locator(".lf-plan__progress").inner_text()
+    assert "申江燃气集团调度中心" in plan.locator(".lf-plan__contacts").inner_text()
+    assert plan.locator(".lf-plan__contacts a[href^='tel:']").count() >= 3
+    assert "燃气抢修车" in plan.locator(".lf-plan__resources").inner_text()
+    plan.locator(".lf-steps li[data-step='1'] button").click()
+    page.locator("#case-lifeline .lf-steps li[data-step='1'].done").wait_for()
+    assert "1/6" in page.locator("#case-lifeline .lf-plan__progress").inner_text()
+    steps = _get(lifeline_server, "dispatcher", f"/api/v1/cases/{alarm['case_id']}")
+    assert steps["lifeline"]["plan"]["steps"][0]["done_by"] == "dispatcher"
+    assert console.errors == []
+
+
 def test_dead_letter_browser_shows_the_reason_and_the_bytes(
     context: Any, lifeline_server: LiveServer, console: Console
 ) -> None:
@@ -216,8 +239,11 @@ def screenshots() -> None:
         try:
             raise_red_gas_alarm(server, "SJ-CH4-0005", background=False)
             print("lifeline:", _get(server, "commander", "/api/v1/screen/lifeline")["by_level"])
-            bad = ([{"bn": "GW9-PT-0001:", "n": "pressure", "u": "MPa", "v": 0.3}],
-                   [{"bn": "SJ-GPT-0002:", "n": "pressure", "u": "ppm", "v": 3}], b"\xff\x00")
+            bad = (
+                [{"bn": "GW9-PT-0001:", "n": "pressure", "u": "MPa", "v": 0.3}],
+                [{"bn": "SJ-GPT-0002:", "n": "pressure", "u": "ppm", "v": 3}],
+                b"\xff\x00",
+            )
             for body in bad:  # an unknown device, a wrong unit, bytes that are not JSON
                 for _ in range(2):
                     content = body if isinstance(body, bytes) else orjson.dumps(body)

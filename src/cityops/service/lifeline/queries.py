@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cityops.adapters.db.alarm_models import AlarmEventRow, AlarmRow, CasePlanStepRow
 from cityops.adapters.db.lifeline_models import LifelineAssetRow
-from cityops.adapters.db.models import CaseRow
+from cityops.adapters.db.models import CaseEventRow, CaseRow
 from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
 from cityops.service.lifeline.plans import step_view
@@ -45,8 +45,11 @@ def list_alarms(
     alarm_type: str | None = None, asset: str | None = None, start: datetime | None = None,
     end: datetime | None = None, limit: int = 200, offset: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
-    q = select(AlarmRow, LifelineAssetRow).join(
-        LifelineAssetRow, LifelineAssetRow.id == AlarmRow.asset_id).where(visible_assets(who))
+    q = (
+        select(AlarmRow, LifelineAssetRow)
+        .join(LifelineAssetRow, LifelineAssetRow.id == AlarmRow.asset_id)
+        .where(visible_assets(who))
+    )
     if state == "open":
         q = q.where(AlarmRow.state != "cleared")
     elif state is not None:
@@ -113,11 +116,27 @@ def _linked_case(s: Session, case_id: int) -> dict[str, Any] | None:
     case = s.get(CaseRow, case_id)
     if case is None:
         return None
+    return {"id": case.id, "case_no": case.case_no, "state": case.state, "title": case.title,
+            "plan": case_plan(s, case_id)}  # fmt: skip
+
+
+def case_plan(s: Session, case_id: int) -> dict[str, Any] | None:
+    """The emergency plan (应急预案) on a case: as it was when attached (name, contacts,
+    resources; an admin may have changed the plan since) with each step's progress."""
     steps = s.scalars(select(CasePlanStepRow).where(CasePlanStepRow.case_id == case_id)
                       .order_by(CasePlanStepRow.step_no)).all()  # fmt: skip
-    return {"id": case.id, "case_no": case.case_no, "state": case.state, "title": case.title,
-            "plan": {"code": steps[0].plan_code, "steps": [step_view(x) for x in steps]}
-            if steps else None}  # fmt: skip
+    if not steps:
+        return None
+    attached = s.scalar(
+        select(CaseEventRow.data)
+        .where(CaseEventRow.case_id == case_id, CaseEventRow.action == "plan_attached")
+        .order_by(CaseEventRow.seq.desc())
+        .limit(1)
+    )
+    plan = (attached or {}).get("plan") or {}
+    return {"code": steps[0].plan_code, "name": plan.get("name"),
+            "contacts": plan.get("contacts") or [], "resources": plan.get("resources") or [],
+            "steps": [step_view(x) for x in steps]}  # fmt: skip
 
 
 def case_part(s: Session, case_id: int) -> dict[str, Any]:
@@ -125,13 +144,10 @@ def case_part(s: Session, case_id: int) -> dict[str, Any]:
     alarms = s.scalars(select(AlarmRow).where(AlarmRow.case_id == case_id)).all()
     if not alarms:
         return {}
-    steps = s.scalars(select(CasePlanStepRow).where(CasePlanStepRow.case_id == case_id)
-                      .order_by(CasePlanStepRow.step_no)).all()  # fmt: skip
     return {"lifeline": {
         "alarms": [{"id": a.id, "type": a.alarm_type, "level": a.level, "state": a.state,
                     "subject": a.subject, "count": a.count} for a in alarms],
-        "plan": {"code": steps[0].plan_code, "steps": [step_view(x) for x in steps]}
-        if steps else None,
+        "plan": case_plan(s, case_id),
     }}  # fmt: skip
 
 
@@ -139,8 +155,11 @@ def screen_summary(app: App, who: Principal) -> dict[str, Any]:
     """The big screen's lifeline figures: open alarms by level, by type (and level), by state;
     each asset's worst open alarm (the map's colours); raised and cleared in the last 24 h."""
     since = app.clock() - timedelta(hours=24)
-    scoped = select(AlarmRow.id).join(
-        LifelineAssetRow, LifelineAssetRow.id == AlarmRow.asset_id).where(visible_assets(who))
+    scoped = (
+        select(AlarmRow.id)
+        .join(LifelineAssetRow, LifelineAssetRow.id == AlarmRow.asset_id)
+        .where(visible_assets(who))
+    )
     with app.reads() as s:
         rows = s.execute(
             select(AlarmRow.id, AlarmRow.alarm_type, AlarmRow.level, AlarmRow.state,

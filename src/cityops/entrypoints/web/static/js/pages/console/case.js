@@ -7,6 +7,7 @@ import { api } from "../../api.js";
 import { fmtNumber, fmtPercent, t, tOr } from "../../i18n.js";
 import { createMap, drawRegions } from "../../map.js";
 import { h } from "../../ui.js";
+import { ensureCss as lifelineCss, levelBadge, planBlock, typeName } from "./lifeline-common.js";
 import { DANGER, PRIMARY, actionForm } from "./work-actions.js";
 import { channelName, clockChip, errorState, fmtFull, fmtWhen, stateBadge, urgencyBadge, fill, bilingual,
 } from "./work-common.js";
@@ -79,6 +80,19 @@ function duplicateCard(c, ctx) {
   return card("console.case.duplicate", h("p", {}, t("console.case.duplicateOf"), " ", link, " ", d.state ? stateBadge(d.state) : null),
     scores.length ? h("p", { class: "muted" }, scores.map(([k, v]) => `${k} ${v < 1.0001 && v > 0 && !Number.isInteger(v) ? fmtPercent(v) : fmtNumber(v)}`).join(" · ")) : null,
     h("a", { class: "btn btn-sm", href: `#/triage/suggested?case=${c.id}` }, t("console.case.compare")));
+}
+
+/** A case opened by lifeline alarms (告警转工单): the alarms, and the emergency plan's steps. */
+function lifelineCard(c, ctx, reload) {
+  const part = c.lifeline;
+  if (!part?.alarms?.length) return null;
+  lifelineCss();
+  return h("section", { class: "card lf-case", id: "case-lifeline" },
+    h("h2", { class: "card__title" }, t("lifeline.case.title")),
+    h("ul", { class: "lf-case__alarms" }, part.alarms.map((a) => h("li", {},
+      levelBadge(a.level), " ", h("a", { href: `#/lifeline-alarm/${a.id}` }, typeName(a.type)), " ",
+      h("span", { class: "muted" }, a.subject), " ", h("small", { class: "muted" }, tOr(`lifeline.state.${a.state}`, a.state))))),
+    part.plan ? planBlock(part.plan, c.id, ctx, reload, (s) => t("lifeline.alarm.stepDoneBy", { who: s.done_by || "—", at: fmtWhen(s.done_at) })) : null);
 }
 
 function reportCard(c) {
@@ -209,7 +223,7 @@ export async function mount(el, ctx) {
     fill(el, h("div", { class: "c-page case", dataset: { state: c.state, caseId: c.id } },
       head, bar, formSlot,
       h("div", { class: "case-grid" },
-        h("div", { class: "case-col" }, reportCard(c), classificationCard(c), routingCard(c), duplicateCard(c, ctx), notesSlot),
+        h("div", { class: "case-col" }, lifelineCard(c, ctx, render), reportCard(c), classificationCard(c), routingCard(c), duplicateCard(c, ctx), notesSlot),
         h("div", { class: "case-col" }, card("console.case.map", mapEl), timeline(c)))));
     notificationsCard(c, notesSlot);
     drawMap(mapEl, c).then((m) => { map = m; }).catch((err) => mapEl.replaceWith(h("p", { class: "muted" }, err.message)));

@@ -7,7 +7,7 @@ import { chart } from "../../charts.js";
 import { fmtNumber, t, tOr } from "../../i18n.js";
 import { h, throttle } from "../../ui.js";
 import {
-  LEVEL_COLOURS, LIGHT, OPERATORS, ensureCss, errorMessage, kindName, levelBadge, responseChip, stateBadge, typeName,
+  LEVEL_COLOURS, LIGHT, OPERATORS, ensureCss, errorMessage, kindName, levelBadge, planBlock, responseChip, stateBadge, typeName,
 } from "./lifeline-common.js";
 import { fill, fmtFull, fmtWhen, loadDraft, saveDraft, clearDraft } from "./work-common.js";
 
@@ -106,22 +106,7 @@ function caseCard(a, ctx, reload) {
   box.append(h("p", {}, h("a", { href: `#/case/${c.id}`, class: "case-no", id: "lf-case-link" }, c.case_no || `#${c.id}`), " ",
     h("span", { class: `badge state state--${c.state}` }, tOr(`state.${c.state}`, c.state)), " ", h("span", {}, c.title)));
   if (c.plan) {
-    box.append(h("h3", {}, t("lifeline.alarm.plan", { code: c.plan.code })),
-      h("ol", { class: "lf-steps" }, c.plan.steps.map((step) => h("li", { class: step.done_at ? "done" : null, dataset: { step: step.no } },
-        h("span", { class: "lf-steps__text" }, step.text),
-        step.done_at
-          ? h("small", { class: "muted" }, t("lifeline.alarm.stepDoneBy", { who: step.done_by || "—", at: fmtWhen(step.done_at) }), step.note ? ` · ${step.note}` : "")
-          : ctx.me.role !== "auditor" ? h("button", { type: "button", class: "btn btn-sm", onclick: async (ev) => {
-            ev.target.disabled = true;
-            try {
-              await api.post(`/api/v1/lifeline/cases/${c.id}/plan-steps/${step.no}/done`, {});
-              ctx.toast(t("lifeline.alarm.stepMarked", { n: step.no }));
-              reload();
-            } catch (err) {
-              ctx.toast(errorMessage(err), "error");
-              ev.target.disabled = false;
-            }
-          } }, t("lifeline.alarm.stepDone")) : null))));
+    box.append(planBlock(c.plan, c.id, ctx, reload, (s) => t("lifeline.alarm.stepDoneBy", { who: s.done_by || "—", at: fmtWhen(s.done_at) })));
   }
   return box;
 }

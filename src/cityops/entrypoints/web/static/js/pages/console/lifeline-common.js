@@ -1,7 +1,7 @@
 // Shared by the console's lifeline views (城市生命线): stylesheet, level and state badges,
 // durations, the light chart theme, the response target of an unacknowledged alarm, and a
 // safe view of raw bytes.
-import { ApiError } from "../../api.js";
+import { ApiError, api } from "../../api.js";
 import { fmtNumber, localized, t, tOr } from "../../i18n.js";
 import { h } from "../../ui.js";
 
@@ -120,4 +120,37 @@ export function rawBlock(item) {
     h("p", { class: "muted small" }, t("lifeline.dl.bytes", { n: fmtNumber(item.raw_bytes ?? (bytes ? bytes.length : item.raw.length)),
       enc: bytes ? t("lifeline.dl.hex") : "UTF-8" })),
     pre);
+}
+
+/**
+ * The emergency plan (应急预案) on a case: its name, steps with progress (a button marks a step
+ * done for those who act), contacts and resources as attached. ``reload`` redraws the view.
+ */
+export function planBlock(plan, caseId, ctx, reload, fmtDone) {
+  const canAct = ctx.me.role !== "auditor" && ctx.me.role !== "citizen";
+  const step = (s) => h("li", { class: s.done_at ? "done" : null, dataset: { step: s.no } },
+    h("span", { class: "lf-steps__text" }, s.text),
+    s.done_at
+      ? h("small", { class: "muted" }, fmtDone(s), s.note ? ` · ${s.note}` : "")
+      : canAct ? h("button", { type: "button", class: "btn btn-sm", onclick: async (ev) => {
+        ev.target.disabled = true;
+        try {
+          await api.post(`/api/v1/lifeline/cases/${caseId}/plan-steps/${s.no}/done`, {});
+          ctx.toast(t("lifeline.alarm.stepMarked", { n: s.no }));
+          reload();
+        } catch (err) {
+          ctx.toast(errorMessage(err), "error");
+          ev.target.disabled = false;
+        }
+      } }, t("lifeline.alarm.stepDone")) : null);
+  const done = plan.steps.filter((s) => s.done_at).length;
+  return h("div", { class: "lf-plan", dataset: { plan: plan.code } },
+    h("h3", {}, t("lifeline.plan.title", { name: plan.name || plan.code }), " ",
+      h("small", { class: "muted lf-plan__progress" }, t("lifeline.plan.progress", { done, total: plan.steps.length }))),
+    h("ol", { class: "lf-steps" }, plan.steps.map(step)),
+    plan.contacts?.length ? h("div", { class: "lf-plan__contacts" }, h("h4", {}, t("lifeline.plan.contacts")),
+      h("ul", {}, plan.contacts.map((c) => h("li", {}, h("b", {}, c.name), c.role ? ` · ${c.role}` : "",
+        c.phone ? h("a", { href: `tel:${c.phone}`, class: "lf-plan__phone" }, c.phone) : null)))) : null,
+    plan.resources?.length ? h("div", { class: "lf-plan__resources" }, h("h4", {}, t("lifeline.plan.resources")),
+      h("p", {}, plan.resources.join("；"))) : null);
 }
