@@ -7,8 +7,14 @@ the ratio is what decoding, idempotency, roll-ups and latest values cost over th
 history insert. Messages are SenML packs of ``--records`` records (one device, its metrics
 over several seconds), ingested ``--batch`` messages per call as the pipeline does.
 
+``--network demo``: instead, the demo city's lifeline network and the very packs
+``bench/telemetry.py`` publishes (8 points, each device at its sampling interval — at 60 s
+every point is its own minute), with the alarm engine running: the ingest half of the MQTT
+benchmark without the broker.
+
 Prints one JSON object per line: name, value, unit, peer, peer_value, ratio.
 Usage: python bench/telemetry_ingest.py [--devices 10000] [--points 300000] [--no-postgres]
+       python bench/telemetry_ingest.py --network demo [--points 320000] [--batch 500]
 """
 
 from __future__ import annotations
@@ -73,9 +79,30 @@ def _messages(devices: int, points: int, records: int) -> list[RawMessage]:
     return out
 
 
+def _demo(url: str, points: int, records: int) -> tuple[App, list[RawMessage]]:
+    """The demo city, and the MQTT benchmark's packs as its consumer would hand them on."""
+    from cityops.adapters.mqtt import device_topic, parse_topic
+    from cityops.demo.lifeline_sim import LifelineSim
+    from cityops.demo.load import load_demo
+
+    app = bootstrap(Settings(database_url=url, model_dir=None, argon2_time_cost=1,
+                             argon2_memory_kib=1024))  # fmt: skip
+    load_demo(app)
+    now = time.time()
+    out = []
+    for m in LifelineSim.demo().bench_messages(points // records, records, now - 600):
+        topic = device_topic(m.gateway, m.device, "cityops/v1/telemetry")
+        device = parse_topic(topic, "cityops/v1/telemetry").device
+        out.append(RawMessage(f"mqtt:{topic}", m.payload, now, "application/senml+json",
+                              device))  # fmt: skip
+    return app, out
+
+
 def _pipeline(app: App, messages: list[RawMessage], batch: int) -> tuple[float, int]:
     tel = telemetry(app)
-    tel.registry.get()  # warm, as a running server is
+    snapshot = tel.registry.get()  # warm, as a running server is
+    if tel.alarms is not None:
+        tel.alarms.warm(snapshot)
     start = time.perf_counter()
     accepted = 0
     for i in range(0, len(messages), batch):
@@ -93,7 +120,8 @@ def _raw(url: str, app_rows: list[tuple[int, int, float]], batch_points: int) ->
         sql = f"INSERT INTO telemetry_readings (series_id, ts, value) VALUES ({mark},{mark},{mark})"
         if not sqlite:  # the peer needs the day partitions too (made before the clock starts)
             telemetry(app).store.ensure_partitions(
-                app.engine, __import__("numpy").array([r[1] for r in app_rows]))
+                app.engine, __import__("numpy").array([r[1] for r in app_rows])
+            )
         start = time.perf_counter()
         for i in range(0, len(app_rows), batch_points):
             if sqlite:
@@ -108,9 +136,13 @@ def _raw(url: str, app_rows: list[tuple[int, int, float]], batch_points: int) ->
 
 
 def _run(engine: str, fresh_url: Callable[[], str], args: argparse.Namespace) -> None:
-    messages = _messages(args.devices, args.points, args.records)
     url = fresh_url()
-    app = _setup(url, args.devices)
+    if args.network == "demo":
+        app, messages = _demo(url, args.points, args.records)
+        engine = f"{engine}_demo"
+    else:
+        messages = _messages(args.devices, args.points, args.records)
+        app = _setup(url, args.devices)
     rate, accepted = _pipeline(app, messages, args.batch)
     with app.engine.connect() as conn:
         rows = [tuple(r) for r in conn.execute(select(ReadingRow.series_id, ReadingRow.ts,
@@ -127,10 +159,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=300_000)
-    parser.add_argument("--records", type=int, default=30, help="SenML records per message")
+    parser.add_argument("--records", type=int, help="SenML records per message (30; demo: 8)")
     parser.add_argument("--batch", type=int, default=500, help="messages per ingest call")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--network",
+        choices=("synthetic", "demo"),
+        default="synthetic",
+        help="demo: the demo city and the MQTT benchmark's packs (--records 8)",
+    )
     args = parser.parse_args()
+    args.records = args.records or (8 if args.network == "demo" else 30)
     with sqlite_urls() as fresh:
         _run("sqlite", fresh, args)
     if not args.no_postgres:

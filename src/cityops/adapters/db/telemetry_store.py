@@ -8,6 +8,12 @@ Readings are written with "insert unless the key exists": the fast path inserts 
 and checks the row count; if another writer got there first (the count is short), it rolls
 back to a savepoint and inserts exactly the missing keys, so roll-ups never count a reading
 twice.
+
+1-minute roll-ups are not written per batch: while the readings are kept they are grouped
+from them when asked (:meth:`ReadingStore.minute_partials`), and raw retention moves a
+minute into ``telemetry_rollup_1m`` in the transaction that deletes its readings
+(:meth:`ReadingStore.delete_raw_before`). Each reading is thus counted exactly once, in its
+raw row or in its minute's stored row; a query merges the two.
 """
 
 from __future__ import annotations
@@ -24,8 +30,24 @@ from cityops.domain.lifeline.rollup import Partials
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 DAY_MS = 86_400_000
+MINUTE_MS = 60_000
 ROLLUP_TABLES = {"1m": "telemetry_rollup_1m", "1h": "telemetry_rollup_1h"}
 _CHUNK = 5000  # key pairs per existence query (SQLite allows 32766 variables)
+
+
+def grouped_minutes(readings: str, where: str) -> str:
+    """SELECT of 1-minute partials (series, bucket, count, sum, min, max, last_ts,
+    last_value) of the readings in ``readings`` matching ``where``; portable SQL (the last
+    value is looked up by its key: SQLite's bare column is not defined beside several
+    aggregates)."""
+    bucket = f"ts / {MINUTE_MS} * {MINUTE_MS}"  # integer division; no '%' for psycopg's sake
+    return (
+        "SELECT g.s, g.b, g.n, g.total, g.lo, g.hi, g.last_ts, x.value FROM (SELECT "
+        f"series_id AS s, {bucket} AS b, count(*) AS n, sum(value) AS total, "
+        "min(value) AS lo, max(value) AS hi, max(ts) AS last_ts "
+        f"FROM {readings} WHERE {where} GROUP BY series_id, {bucket}) g "
+        f"JOIN {readings} x ON x.series_id = g.s AND x.ts = g.last_ts"
+    )
 
 
 def _cursor(conn: Connection) -> Any:
@@ -132,9 +154,44 @@ class ReadingStore:
             zip(series.tolist(), ts.tolist(), values.tolist(), strict=True),
         )
 
+    def minute_partials(
+        self, conn: Connection, series_id: int, start_ms: int, stop_ms: int
+    ) -> list[tuple[int, int, float, float, float, int, float]]:
+        """1-minute partials (bucket, count, sum, min, max, last_ts, last_value) of the kept
+        readings of one series with ``start_ms <= ts < stop_ms`` (bucket-aligned bounds)."""
+        ph = self.ph
+        cur = _cursor(conn)
+        cur.execute(
+            grouped_minutes("telemetry_readings", f"series_id = {ph} AND ts >= {ph} "
+                            f"AND ts < {ph}") + " ORDER BY g.b",
+            (series_id, start_ms, stop_ms),
+        )  # fmt: skip
+        return [tuple(row[1:]) for row in cur.fetchall()]
+
+    def _roll_up_minutes(
+        self, cur: Any, readings: str, where: str, per_series: list[tuple[int, int]] | None
+    ) -> None:
+        """Merge the minutes of these readings into ``telemetry_rollup_1m`` (before the
+        readings are deleted); ``where`` once per parameter pair, or once without any."""
+        sql = (
+            "INSERT INTO telemetry_rollup_1m AS r (series_id, bucket, count, sum, min, max, "
+            f"last_ts, last_value) {grouped_minutes(readings, where)} WHERE true "
+            f"ON CONFLICT (series_id, bucket) DO UPDATE SET {self.rollup_set}"
+        )
+        if per_series is None:
+            cur.execute(sql)
+        else:
+            cur.executemany(sql, per_series)
+
     def delete_raw_before(self, conn: Connection, series_ids: list[int], cutoff_ms: int) -> int:
-        """Retention: per series, a range delete on the clustered key (no scan)."""
-        return self._delete_per_series(conn, "telemetry_readings", "ts", series_ids, cutoff_ms)
+        """Retention: per series, the minutes wholly before the cutoff are rolled up, then
+        their readings deleted — range statements on the clustered key (no scan)."""
+        cutoff = cutoff_ms - cutoff_ms % MINUTE_MS  # whole minutes only: a bucket never splits
+        per_series = [(s, cutoff) for s in series_ids]
+        if per_series:
+            self._roll_up_minutes(_cursor(conn), "telemetry_readings",
+                                  "series_id = ? AND ts < ?", per_series)  # fmt: skip
+        return self._delete_per_series(conn, "telemetry_readings", "ts", series_ids, cutoff)
 
     def delete_rollups_before(
         self, conn: Connection, resolution: str, series_ids: list[int], cutoff_ms: int
@@ -292,7 +349,10 @@ class PostgresStore(ReadingStore):
         dropped = 0
         for (name,) in cur.fetchall():
             if "_d" in name and int(name.rsplit("_d", 1)[1]) < cutoff_day:
-                cur.execute(f"DROP TABLE {PARTITION_SCHEMA}.{name}")
+                # a day is whole minutes: roll them up, then the day goes
+                partition = f"{PARTITION_SCHEMA}.{name}"
+                self._roll_up_minutes(cur, partition, "true", None)
+                cur.execute(f"DROP TABLE {partition}")
                 dropped += 1
         self._days = None
         return dropped

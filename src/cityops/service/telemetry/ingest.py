@@ -1,8 +1,11 @@
 """ingest(messages) → IngestResult: decode → resolve → clean → store → notify, per batch.
 
-One write transaction per batch holds the readings (one bulk insert), the 1-minute and
-1-hour roll-up partials (numpy, merged by upsert), the latest values and the dead letters:
-a message's good points and the record of its bad ones commit together or not at all.
+One write transaction per batch holds the readings (one bulk insert), the 1-hour roll-up
+partials (numpy, merged by upsert), the latest values and the dead letters: a message's
+good points and the record of its bad ones commit together or not at all. The 1-minute
+roll-up is not written here: while readings are kept it is grouped from them when asked,
+and raw retention rolls a minute up as it deletes it (``telemetry_store``) — at sampling
+intervals of a minute or more it would be a second copy of the history, written per point.
 
 Idempotent on (device, metric, ts): duplicates inside the batch are dropped in numpy; a
 point not newer than its series' latest value (kept in memory) is checked against storage;
@@ -29,7 +32,7 @@ from cityops.adapters.db.lifeline_models import DeadLetterRow, LatestRow
 from cityops.adapters.db.telemetry_store import ReadingStore
 from cityops.bootstrap import App
 from cityops.domain.lifeline import points as P
-from cityops.domain.lifeline.rollup import HOUR_MS, MINUTE_MS, dedupe_keys, latest, partials
+from cityops.domain.lifeline.rollup import HOUR_MS, dedupe_keys, latest, partials
 from cityops.domain.lifeline.units import UnitMismatch, conversion
 from cityops.service.bus import Event
 from cityops.service.telemetry.decode import RawMessage, decode
@@ -173,7 +176,6 @@ class Ingestor:
             if not inserted.all():
                 k, t, v, series, msg_new = k[inserted], t[inserted], v[inserted], \
                     series[inserted], msg_new[inserted]  # fmt: skip
-            self._store.merge_rollups(conn, "1m", partials(series, t, v, MINUTE_MS))
             self._store.merge_rollups(conn, "1h", partials(series, t, v, HOUR_MS))
             lk, lt, lv = latest(k, t, v)
             newer = lt > latest_before[lk]

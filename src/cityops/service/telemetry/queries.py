@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from cityops.adapters.db.lifeline_models import (
     DeadLetterRow,
@@ -19,9 +20,10 @@ from cityops.adapters.db.lifeline_models import (
     Rollup1hRow,
     Rollup1mRow,
 )
+from cityops.adapters.db.telemetry_store import store_for
 from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
-from cityops.domain.lifeline.rollup import HOUR_MS, MINUTE_MS
+from cityops.domain.lifeline.rollup import HOUR_MS, MINUTE_MS, Row, merge
 from cityops.service.principal import Principal
 from cityops.service.telemetry.assets import visible_assets
 
@@ -97,21 +99,42 @@ def series(app: App, principal: Principal, q: SeriesQuery) -> dict[str, Any]:
                                        "use step=1m or 1h", field="step")  # fmt: skip
             points = [{"ts": _iso(t), "value": v} for t, v in rows]
         else:
-            table = Rollup1mRow if width == MINUTE_MS else Rollup1hRow
             first = start - start % width
             first = first if first >= start else first + width
-            cols = select(table.bucket, table.count, table.sum, table.min, table.max,
-                          table.last_value).where(
-                table.series_id == row.id, table.bucket >= first, table.bucket < end
-            ).order_by(table.bucket)  # fmt: skip
+            buckets = _buckets(app, s, row.id, width, first, end)
             points = [
                 {"ts": _iso(b), "value": {"avg": total / n, "min": lo, "max": hi, "last": last,
                                           "count": n}[agg or "avg"], "count": n}
-                for b, n, total, lo, hi, last in s.execute(cols)
+                for b, (n, total, lo, hi, _, last) in buckets
             ]  # fmt: skip
     return {"device": q.device, "metric": q.metric, "unit": row.unit, "step": q.step,
             "agg": agg, "from": q.start.isoformat(), "to": q.end.isoformat(),
             "points": points}  # fmt: skip
+
+
+def _buckets(
+    app: App, s: Session, series_id: int, width: int, first: int, end: int
+) -> list[tuple[int, Row]]:
+    """The series' buckets starting in [first, end), sorted: (bucket, partial).
+
+    Hours are stored. A minute is stored once raw retention has taken its readings and
+    grouped from the readings until then; both are merged, so a minute whose readings
+    arrived on both sides of a retention sweep (retention raised meanwhile) is still whole.
+    """
+    table = Rollup1mRow if width == MINUTE_MS else Rollup1hRow
+    stored = s.execute(
+        select(table.bucket, table.count, table.sum, table.min, table.max, table.last_ts,
+               table.last_value)
+        .where(table.series_id == series_id, table.bucket >= first, table.bucket < end)
+    )  # fmt: skip
+    merged: dict[int, Row] = {b: tuple(rest) for b, *rest in stored}  # type: ignore[misc]
+    if width == MINUTE_MS:
+        stop = end + (-end) % width  # the last bucket's readings may lie past ``end``
+        for b, *rest in store_for(app.engine).minute_partials(s.connection(), series_id, first,
+                                                            stop):  # fmt: skip
+            part: Row = tuple(rest)  # type: ignore[assignment]
+            merged[b] = merge(merged[b], part) if b in merged else part
+    return sorted(merged.items())
 
 
 def latest(
