@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Console
+from tests.browser.conftest import Console, open_console
 from tests.browser.server import LiveServer
-from tests.browser.test_console import _api, _open, _opened
+from tests.browser.test_console import _api, _opened
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -49,7 +49,7 @@ def test_a_filtered_queue_shows_its_cases_from_one_list_request(
         _api(live_server, handler, "POST", f"{act}/return", json={"note": "不属于本单位"})
     else:
         _api(live_server, "commander", "POST", f"{act}/supervise", json={"note": "请加快处置"})
-    page = _open(context, live_server, console, user, "#/queue")
+    page = open_console(context, live_server, console, user, "#/queue")
     table, requests = _queue(page, tab)
     table.locator(f"tr[data-id='{case_id}']").wait_for()
     count = page.locator(f".tab[data-tab='{tab}'] .count")
