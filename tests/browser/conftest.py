@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cityops.bootstrap import bootstrap
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_history, settings
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_history, settings, sign_in
 from tests.conftest import REQUIRE_SERVICES
 
 VIEWPORT = {"width": 1920, "height": 1080}
@@ -84,11 +84,7 @@ def context(browser: Any) -> Iterator[Any]:
 
 def signed_in(context: Any, server: LiveServer, username: str, console: Console) -> Any:
     """A page whose localStorage already holds ``username``'s token (as after the login)."""
-    token = server.token(username)
-    context.add_init_script(
-        f"localStorage.setItem('cityops.token', {token!r});"
-        f"localStorage.setItem('cityops.user', JSON.stringify({{username: {username!r}}}));"
-    )
+    sign_in(context, server.token(username), username)
     page = context.new_page()
     console.attach(page)
     return page

@@ -15,7 +15,7 @@ from playwright.sync_api import sync_playwright
 from cityops.bootstrap import bootstrap
 from cityops.demo.load import load_demo
 from tests.browser.screenshots import OUT
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_history, settings
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_history, settings, sign_in
 from tests.browser.test_mobile import INSPECTOR, PHONE, _call, handled_case, photo
 from tests.helpers import STREET_A, point_in
 
@@ -38,10 +38,7 @@ def main() -> None:
                     locale="zh-CN", timezone_id="Asia/Shanghai", permissions=["geolocation"],
                     geolocation={"longitude": lon, "latitude": lat},
                 )  # fmt: skip
-                ctx.add_init_script(
-                    f"localStorage.setItem('cityops.token', {token!r});"
-                    f"localStorage.setItem('cityops.user', '{{\"username\":\"{INSPECTOR}\"}}')"
-                )
+                sign_in(ctx, token, INSPECTOR)
                 tab = ctx.new_page()
                 tab.goto(server.url + "/m")
                 tab.wait_for_selector("#m-app[data-ready='1']")

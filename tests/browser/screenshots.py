@@ -16,7 +16,7 @@ from playwright.sync_api import BrowserContext, sync_playwright
 from cityops.bootstrap import bootstrap
 from cityops.demo.load import load_demo
 from cityops.entrypoints.web.pages import PAGES
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_history, settings
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_history, settings, sign_in
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 READY = {"screen": "#screen[data-ready='1']"}  # a page's "fully drawn" selector, if it has one
@@ -51,10 +51,7 @@ def main(names: list[str]) -> None:
                     width, height = page.viewport
                     ctx = browser.new_context(viewport={"width": width, "height": height})
                     if page.staff:
-                        ctx.add_init_script(
-                            f"localStorage.setItem('cityops.token', {token!r});"
-                            "localStorage.setItem('cityops.user', '{\"username\":\"commander\"}')"
-                        )
+                        sign_in(ctx, token, "commander")
                     shoot(ctx, server.url + page.path, READY.get(page.name), OUT / page.name)
                 browser.close()
         finally:

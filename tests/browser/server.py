@@ -26,6 +26,18 @@ CHROMIUM = Path("/usr/bin/chromium")
 DOC_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
+def sign_in(context: Any, token: str, username: str, *, keep: bool = False) -> None:
+    """Every page of ``context`` starts signed in as ``username`` (the token in localStorage,
+    as after the login page); ``keep``: unless a token is already there (offline tests reload)."""
+    script = (
+        f"localStorage.setItem('cityops.token', {token!r});"
+        f"localStorage.setItem('cityops.user', JSON.stringify({{username: {username!r}}}));"
+    )
+    if keep:
+        script = f"if (!localStorage.getItem('cityops.token')) {{ {script} }}"
+    context.add_init_script(script)
+
+
 def doc_shot(page: Any, name: str, **options: Any) -> Path:
     """Screenshot for docs/screenshots/<name>.png, written there only when
     CITYOPS_SCREENSHOTS=1 (refreshing the docs); otherwise into the temp dir, so that a test

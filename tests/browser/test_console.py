@@ -18,7 +18,7 @@ import pytest
 from cityops.adapters.db.models import CaseRow
 from cityops.demo.city import DEMO_PASSWORD
 from tests.browser.conftest import Console, open_console
-from tests.browser.server import LiveServer
+from tests.browser.server import LiveServer, sign_in
 from tests.helpers import STREET_A, STREET_B, point_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -304,11 +304,7 @@ def screenshots() -> None:
                         locale="zh-CN",
                         timezone_id="Asia/Shanghai",
                     )
-                    token = server.token(user)
-                    ctx.add_init_script(
-                        f"localStorage.setItem('cityops.token', {token!r});"
-                        f"localStorage.setItem('cityops.user', '{{\"username\":\"{user}\"}}')"
-                    )
+                    sign_in(ctx, server.token(user), user)
                     shoot(ctx, f"{server.url}/console{hash_}", "#console[data-ready='1']",
                           out / name)  # fmt: skip
                 browser.close()

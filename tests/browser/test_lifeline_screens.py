@@ -23,7 +23,7 @@ import pytest
 
 from cityops.bootstrap import bootstrap
 from tests.browser.conftest import Console, open_console, signed_in
-from tests.browser.server import LiveServer, settings
+from tests.browser.server import LiveServer, settings, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 SENML = {"Content-Type": "application/senml+json"}
@@ -267,11 +267,7 @@ def screenshots() -> None:
                     ctx = browser.new_context(viewport={"width": width, "height": height},
                                               locale="zh-CN",
                                               timezone_id="Asia/Shanghai")  # fmt: skip
-                    token = server.token(user)
-                    ctx.add_init_script(
-                        f"localStorage.setItem('cityops.token', {token!r});"
-                        f"localStorage.setItem('cityops.user', '{{\"username\":\"{user}\"}}')"
-                    )
+                    sign_in(ctx, server.token(user), user)
                     ready = "#screen[data-ready='1']" if path == "/screen" else \
                         "#console[data-ready='1']"  # fmt: skip
                     shoot(ctx, f"{server.url}{path}", ready, out / name)

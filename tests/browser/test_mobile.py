@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow
 from tests.browser.conftest import Console
-from tests.browser.server import LiveServer
+from tests.browser.server import LiveServer, sign_in
 from tests.helpers import STREET_A, point_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -76,12 +76,7 @@ def phone(browser: Any, live_server: LiveServer, console: Console) -> Any:
         permissions=["geolocation"],
     )  # fmt: skip
     ctx.set_default_timeout(20_000)
-    token = live_server.token(INSPECTOR)
-    ctx.add_init_script(
-        f"if (!localStorage.getItem('cityops.token')) {{"
-        f"localStorage.setItem('cityops.token', {token!r});"
-        f"localStorage.setItem('cityops.user', JSON.stringify({{username: {INSPECTOR!r}}})); }}"
-    )
+    sign_in(ctx, live_server.token(INSPECTOR), INSPECTOR, keep=True)
     page = ctx.new_page()
     console.attach(page)
     refused: list[str] = []  # which request a "Failed to load resource" was about
@@ -138,7 +133,8 @@ def test_reports_and_actions_survive_going_offline_and_are_sent_once(
         case = s.get(CaseRow, row.case_id)
         assert case is not None and case.category == "E0102"
         submit = select(CaseEventRow.media).where(
-            CaseEventRow.case_id == case.id, CaseEventRow.action == "submit")
+            CaseEventRow.case_id == case.id, CaseEventRow.action == "submit"
+        )
         media = s.scalar(submit)
         assert media and media[0].startswith("media://")  # the photo, uploaded first
 
@@ -174,8 +170,11 @@ def test_reports_and_actions_survive_going_offline_and_are_sent_once(
     with live_server.app.reads() as s:
         rows = s.scalars(select(ReportRow).where(ReportRow.source_id.in_(sources))).all()
     assert len(rows) == 1  # the offline report made one report and one case
-    passes = select(func.count()).select_from(CaseEventRow).where(
-        CaseEventRow.case_id == check["id"], CaseEventRow.action == "check_pass")
+    passes = (
+        select(func.count())
+        .select_from(CaseEventRow)
+        .where(CaseEventRow.case_id == check["id"], CaseEventRow.action == "check_pass")
+    )
     assert _count(live_server, passes) == 1
     assert _call(live_server, "admin", "GET", f"/api/v1/cases/{check['id']}")["state"] == "checked"
     page.wait_for_timeout(6000)  # a retry tick later, still nothing sent twice

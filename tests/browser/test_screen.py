@@ -51,8 +51,10 @@ def test_screen_renders_map_and_charts_without_console_errors(
     for selector in CHARTS:
         box = page.locator(f"{selector} canvas").first.bounding_box()
         assert box and box["width"] > 200 and box["height"] > 100, selector
-    overview = httpx.get(f"{live_server.url}/api/v1/screen/overview",
-                         headers={"Authorization": f"Bearer {live_server.token('commander')}"})
+    overview = httpx.get(
+        f"{live_server.url}/api/v1/screen/overview",
+        headers={"Authorization": f"Bearer {live_server.token('commander')}"},
+    )
     page.wait_for_function(  # the count-up animation settles on the server's figure
         "n => document.querySelector(\"[data-kpi='reported'] .kpi__value\").textContent == n",
         arg=str(overview.json()["today"]["reported"]),

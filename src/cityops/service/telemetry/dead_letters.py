@@ -23,7 +23,7 @@ from cityops.adapters.mqtt import parse_topic
 from cityops.bootstrap import App
 from cityops.domain.errors import Conflict, NotFound
 from cityops.service.telemetry import RawMessage, telemetry
-from cityops.service.telemetry.queries import dead_letter_view
+from cityops.service.telemetry.queries import dead_letter_filter, dead_letter_view
 
 URN = "urn:dev:cityops:"
 # "record 3: SJ-WP-0025:pressure outside the sensor's range …": the device:metric a problem names
@@ -82,12 +82,11 @@ def grouped(app: App, *, resolved: bool | None = False, reason: str | None = Non
     their count, first and last arrival; newest group first. ``total`` counts groups."""
     keys = (DeadLetterRow.reason, DeadLetterRow.source, DeadLetterRow.content_type,
             DeadLetterRow.raw)  # fmt: skip
-    q = select(func.max(DeadLetterRow.id).label("newest"), func.count().label("n"),
-               func.min(DeadLetterRow.received_at).label("first")).group_by(*keys)  # fmt: skip
-    if resolved is not None:
-        q = q.where(DeadLetterRow.resolved.is_(resolved))
-    if reason:
-        q = q.where(DeadLetterRow.reason == reason)
+    q = dead_letter_filter(
+        select(func.max(DeadLetterRow.id).label("newest"), func.count().label("n"),
+               func.min(DeadLetterRow.received_at).label("first")).group_by(*keys),
+        resolved, reason,
+    )  # fmt: skip
     with app.reads() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         groups = s.execute(q.order_by(func.max(DeadLetterRow.id).desc()).limit(limit)).all()

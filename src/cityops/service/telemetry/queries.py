@@ -203,16 +203,21 @@ def dead_letter_view(r: DeadLetterRow) -> dict[str, Any]:
             "note": r.note, **_raw_view(r.raw)}  # fmt: skip
 
 
+def dead_letter_filter(q: Any, resolved: bool | None, reason: str | None) -> Any:
+    """Restrict a dead-letter query to resolved or open ones (None: both) and to a reason."""
+    if resolved is not None:
+        q = q.where(DeadLetterRow.resolved.is_(resolved))
+    if reason:
+        q = q.where(DeadLetterRow.reason == reason)
+    return q
+
+
 def dead_letters(
     app: App, *, resolved: bool | None = False, reason: str | None = None, limit: int = 100,
     before_id: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Newest first; page with ``before_id`` (the last id of the previous page)."""
-    q = select(DeadLetterRow)
-    if resolved is not None:
-        q = q.where(DeadLetterRow.resolved.is_(resolved))
-    if reason:
-        q = q.where(DeadLetterRow.reason == reason)
+    q = dead_letter_filter(select(DeadLetterRow), resolved, reason)
     with app.reads() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         if before_id is not None:
