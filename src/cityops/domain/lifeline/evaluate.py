@@ -15,7 +15,7 @@ import numpy as np
 
 from cityops.domain.lifeline import kernels as K
 from cityops.domain.lifeline.alarms import Key
-from cityops.domain.lifeline.anomaly import SeasonalBaseline, hour_of_day
+from cityops.domain.lifeline.anomaly import CommonMode, SeasonalBaseline, hour_of_day, like_series
 from cityops.domain.lifeline.cleaning import spikes
 from cityops.domain.lifeline.coupled import Adjacency, coupled_levels
 from cityops.domain.lifeline.ruleset import Rule, RuleKind, RuleSet
@@ -83,6 +83,11 @@ class Evaluator:
         self.min_dev = np.array([clean.min_dev.get(m, 0.0) for m in info.metric])
         self.state = StateArrays(n)
         self._init_state()
+        group = like_series([info.asset_kinds[a] for a in info.asset_index.tolist()], info.metric,
+                            self.anomaly_applies, cfg.common_min_series)  # fmt: skip
+        self.common = CommonMode(group, info.interval_s, cfg.common_min_series,
+                                 self.state["common.resid"], self.state["common.dev"],
+                                 self.state["common.at"])  # fmt: skip
         joint = JointConfig(min_series=cfg.joint_min_series, z=cfg.joint_z)
         groups = groups_by_asset(info.asset_index, self.anomaly_applies, joint.min_series)
         self.joint = JointBaselines(groups, info.asset_index, info.series_id,
@@ -161,6 +166,9 @@ class Evaluator:
         s.add("anomaly.dev", self.baseline.dev)
         s.add("anomaly.seen", self.baseline.seen)
         s.add("anomaly.cur", np.zeros(n, dtype=np.int8))
+        s.add("common.resid", np.full(n, np.nan))  # each series' latest residual (CommonMode)
+        s.add("common.dev", np.zeros(n))
+        s.add("common.at", np.full(n, K.NONE, dtype=np.int64))
         for r in self.rules:
             s.add(f"{r.id}.cur", np.zeros(n, dtype=np.int8))
             if r.kind in (RuleKind.THRESHOLD, RuleKind.RATE):
@@ -184,6 +192,7 @@ class Evaluator:
         p = K.Sorted.of(k, ts, value)
         spike = spikes(p, s["clean.ring"], s["clean.outlier"], self.ruleset.cleaning.z,
                        self.min_dev)  # fmt: skip
+        sent = p
         if spike.any():
             p = p.select(~spike)
         parts: list[tuple[K.I64, K.I8, K.I64, int, K.I64, K.F64]] = []
@@ -203,7 +212,7 @@ class Evaluator:
                 if hit.any():
                     np.maximum.at(held[:, lv - 1], assets[q.k[hit]], q.ts[hit])
             parts.append((self.key_of[i][q.k], level, q.ts, i, q.k, q.value))
-        self._anomaly(p, parts)
+        self._anomaly(sent, spike, parts)
         obs = _reduce(parts, len(self.keys))
         now = int(p.ts.max()) if len(p.k) else 0
         touched_keys = np.unique(np.concatenate([obs.key] + [c[0] for c in parts])) \
@@ -232,13 +241,29 @@ class Evaluator:
         level[q.last] = np.where(active, np.int8(rule.level), level[q.last])
         return level
 
-    def _anomaly(self, p: K.Sorted, parts: list[Any]) -> None:
-        mask = self.anomaly_applies[p.k]
+    def _anomaly(self, sent: K.Sorted, spike: K.B, parts: list[Any]) -> None:
+        mask = self.anomaly_applies[sent.k]
         if not mask.any():
             return
-        q = p.select(mask)
-        _, bad = self.baseline.detect(q.k, hour_of_day(q.ts, self.utc_offset_s), q.value)
-        level = np.where(bad, self.ruleset.anomaly.level, 0).astype(np.int8)
+        q, kept = sent.select(mask), ~spike[mask]
+        hour = hour_of_day(q.ts, self.utc_offset_s)
+        dev, scale = self.baseline.deviations(q.k, hour, q.value)
+        resid = np.where(self.baseline.warm(q.k, hour), dev / scale, np.nan)
+        self.common.hold(q, resid, dev)
+        if not kept.all():
+            q, hour, dev, scale, resid = q.select(kept), hour[kept], dev[kept], scale[kept], \
+                resid[kept]  # fmt: skip
+        if not len(q.k):
+            return
+        # Judged against the network's own movement (rain lifts every gauge), then learnt. A
+        # point flags only if it departs from the network both in its own spread and in the
+        # metric's units: gauges that rise with the rest by the same metres but are quieter
+        # than the others would stand out in spread alone.
+        common_r, common_d = self.common.shift(q)
+        z = np.minimum(np.abs(resid - common_r), np.abs(dev - common_d) / scale)
+        self.baseline.update(q.k, hour, q.value)
+        with np.errstate(invalid="ignore"):
+            level = np.where(z > self.baseline.z, self.ruleset.anomaly.level, 0).astype(np.int8)
         self.state["anomaly.cur"][q.k[q.last]] = level[q.last]
         parts.append((self.anomaly_key[q.k], level, q.ts, -1, q.k, q.value))
         joint = self.joint.process(q)  # the asset's series together (subject: the asset)

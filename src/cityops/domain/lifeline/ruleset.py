@@ -90,6 +90,7 @@ class AnomalyConfig:
     warmup: int = 12  # points per bin before it scores
     joint_min_series: int = 3  # assets with this many watched series get a joint model (0: off)
     joint_z: float = 3.0  # robust z of the joint model's SPE^(1/3) (subspace.py)
+    common_min_series: int = 5  # like series judged against their median movement (0: off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +299,8 @@ def _anomaly(raw: Any, problems: list[ImportProblem]) -> AnomalyConfig:
                          r.num("z", 8.0, minimum=1), r.level("level") if "level" in r.raw else 1,
                          alpha, int(r.num("warmup", 12, minimum=1)),
                          int(r.num("joint_min_series", 3)),
-                         r.num("joint_z", 3.0, minimum=1))  # fmt: skip
+                         r.num("joint_z", 3.0, minimum=1),
+                         int(r.num("common_min_series", 5)))  # fmt: skip
 
 
 def _policy(raw: Any, problems: list[ImportProblem]) -> CasePolicy:

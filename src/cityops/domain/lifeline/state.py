@@ -20,9 +20,14 @@ class StateArrays:
         self.assets: dict[str, Array] = {}
 
     def add(self, name: str, array: Array) -> None:
+        # A second array under a name would silently drop the first from every snapshot.
+        if name in self.series:
+            raise ValueError(f"series state {name!r} is registered twice")
         self.series[name] = array
 
     def add_asset(self, name: str, array: Array) -> None:
+        if name in self.assets:
+            raise ValueError(f"asset state {name!r} is registered twice")
         self.assets[name] = array
 
     def __getitem__(self, name: str) -> Array:

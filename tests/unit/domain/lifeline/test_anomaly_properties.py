@@ -1,5 +1,6 @@
 """Properties of the anomaly detectors (异常检测): the joint subspace model sees a broken relation
-between series that each stay in range, and both detectors restart from their state exactly."""
+between series that each stay in range, both detectors restart from their state exactly, and a
+movement of the whole network (rain on every gauge) flags only the series that depart from it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityops.domain.lifeline.anomaly import SeasonalBaseline, hour_of_day
+from cityops.domain.lifeline.anomaly import (
+    SeasonalBaseline,
+    group_medians,
+    hour_of_day,
+    like_series,
+)
+from cityops.domain.lifeline.coupled import Adjacency
+from cityops.domain.lifeline.evaluate import ANOMALY, Evaluator, Observations, SeriesInfo
 from cityops.domain.lifeline.kernels import Sorted
+from cityops.domain.lifeline.ruleset import parse_ruleset
 from cityops.domain.lifeline.state import StateArrays
 from cityops.domain.lifeline.subspace import JointBaselines, JointConfig, groups_by_asset
 
@@ -123,3 +132,83 @@ def test_the_seasonal_baseline_restarts_from_its_state_exactly(
     for name in ("mean", "dev", "seen"):
         getattr(restarted, name)[:] = getattr(running, name)
     np.testing.assert_array_equal(feed(running, points[stop:]), feed(restarted, points[stop:]))
+
+
+# -- common mode: the network's own movement is not N device anomalies ---------------------------
+
+MINUTE = 60_000
+
+
+def gauges(n: int) -> SeriesInfo:
+    """``n`` water-level gauges, one per drainage node, reporting every minute."""
+    return SeriesInfo(
+        series_id=np.arange(n, dtype=np.int64), metric=["level"] * n,
+        device=[f"WLV{i}" for i in range(n)], asset_index=np.arange(n, dtype=np.int64),
+        interval_s=np.full(n, 60.0), asset_codes=[f"DN{i}" for i in range(n)],
+        asset_kinds=["drainage_node"] * n, asset_attributes=[{}] * n,
+        adjacency=Adjacency.of(n, []),
+    )  # fmt: skip
+
+
+def flagged_gauges(ev: Evaluator, obs: Observations) -> set[str]:
+    keys = [ev.keys[k] for k in obs.key[obs.peak > 0].tolist()]
+    return {subject for subject, alarm_type in keys if alarm_type == ANOMALY}
+
+
+def storm(n: int, seed: int, rise: float, common_min_series: int, flooded: int) -> set[str]:
+    """Half an hour of quiet, then every gauge rises by ``rise`` m and gauge ``flooded`` by
+    five times that and half a metre more; the gauges flagged during the storm."""
+    rng = np.random.default_rng(seed)
+    noise = rng.uniform(0.005, 0.02, n)  # gauges differ in how quiet they are
+    base = rng.uniform(0.05, 0.15, n)
+    rules = {"rules": [], "anomaly": {"metrics": ["level"], "warmup": 12, "joint_min_series": 0,
+                                      "common_min_series": common_min_series}}  # fmt: skip
+    ev = Evaluator(parse_ruleset(rules), gauges(n), utc_offset_s=0)
+    k = np.arange(n, dtype=np.int64)
+    flagged: set[str] = set()
+    for minute in range(45):
+        level = base + rng.normal(0, noise)
+        if minute >= 30:
+            level += rise
+            level[flooded] += 4 * rise + 0.5
+        obs, _ = ev.process(k, minute * MINUTE + rng.integers(0, 50_000, n), level)
+        if minute >= 30:
+            flagged |= flagged_gauges(ev, obs)
+    return flagged
+
+
+@given(st.integers(6, 16), st.integers(0, 2**32 - 1), st.floats(0.3, 1.0), st.data())
+def test_a_rise_across_the_network_flags_only_the_gauge_that_departs_from_it(
+    n: int, seed: int, rise: float, data: st.DataObject
+) -> None:
+    flooded = data.draw(st.integers(0, n - 1))
+    assert storm(n, seed, rise, 5, flooded) == {f"device:WLV{flooded}"}
+    # Judged alone, every gauge is an anomaly: the storm is far outside each one's spread.
+    assert storm(n, seed, rise, 0, flooded) == {f"device:WLV{i}" for i in range(n)}
+
+
+def test_too_few_like_series_are_judged_alone() -> None:
+    assert storm(4, 7, 0.5, 5, 0) == {f"device:WLV{i}" for i in range(4)}
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.floats(-1e6, 1e6)), min_size=1, max_size=60))
+def test_group_medians_are_the_medians_of_each_group(items: list[tuple[int, float]]) -> None:
+    group = np.array([g for g, _ in items], dtype=np.int64)
+    values = np.array([v for _, v in items])
+    median, count = group_medians(group, values, 6)
+    for g in range(6):
+        mine = values[group == g]
+        assert count[g] == len(mine)
+        if len(mine):
+            assert median[g] == np.median(mine)
+        else:
+            assert np.isnan(median[g])
+
+
+def test_like_series_are_one_metric_on_one_kind_of_asset() -> None:
+    kinds = ["drainage_node"] * 3 + ["water_main"] * 3
+    metrics = ["level", "level", "level", "pressure", "pressure", "level"]
+    watched = np.array([True, True, True, True, True, False])
+    assert like_series(kinds, metrics, watched, 2).tolist() == [0, 0, 0, 1, 1, -1]
+    assert like_series(kinds, metrics, watched, 3).tolist() == [0, 0, 0, -1, -1, -1]
+    assert like_series(kinds, metrics, watched, 0).tolist() == [-1] * 6

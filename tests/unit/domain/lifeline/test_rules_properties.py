@@ -247,7 +247,7 @@ RULES = {
          "level": "红", "when": [{"rule": "gas", "at": "adjacent"},
                                  {"rule": "drop", "level": "黄"}]},
     ],
-    "anomaly": {"warmup": 3, "z": 4, "joint_min_series": 3},
+    "anomaly": {"warmup": 3, "z": 4, "joint_min_series": 3, "common_min_series": 2},
 }  # fmt: skip
 
 readings = st.lists(st.tuples(st.integers(0, 4), st.floats(0, 30, allow_nan=False)),
