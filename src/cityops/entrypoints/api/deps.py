@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cityops.bootstrap import App
 from cityops.domain.errors import Forbidden, Unauthorized
 from cityops.domain.model import Role
 from cityops.service.auth import principal_from_api_key, principal_from_token
+from cityops.service.nearby import MAX_RADIUS_M
 from cityops.service.principal import Principal
 
 _bearer = HTTPBearer(auto_error=False)
@@ -23,6 +24,12 @@ def get_app(request: Request) -> App:
 
 
 AppDep = Annotated[App, Depends(get_app)]
+
+# Query parameters several routers take, declared once so their bounds agree.
+Lon = Annotated[float, Query(ge=-180, le=180)]
+Lat = Annotated[float, Query(ge=-90, le=90)]
+CategoryKey = Annotated[str, Query(pattern=r"^[CE]\d{4}$")]  # a taxonomy subclass, e.g. E0101
+RadiusM = Annotated[float, Query(gt=0, le=MAX_RADIUS_M)]  # metres, for "nearby" lookups
 
 
 def get_principal(

@@ -13,9 +13,17 @@ from fastapi.responses import Response
 
 from cityops.domain.model import Role
 from cityops.entrypoints.api.bodies import CSV_TYPES, decode_csv, media_type
-from cityops.entrypoints.api.deps import AppDep, PrincipalDep, require
+from cityops.entrypoints.api.deps import (
+    AppDep,
+    CategoryKey,
+    Lat,
+    Lon,
+    PrincipalDep,
+    RadiusM,
+    require,
+)
 from cityops.service.history import import_history
-from cityops.service.nearby import DEFAULT_RADIUS_M, MAX_RADIUS_M, nearby_cases
+from cityops.service.nearby import DEFAULT_RADIUS_M, nearby_cases
 from cityops.service.principal import Principal
 from cityops.service.routing_quality import routing_quality
 
@@ -74,10 +82,10 @@ def routing_quality_report(
 def nearby(
     app: AppDep,
     who: PrincipalDep,
-    category: Annotated[str, Query(pattern=r"^[CE]\d{4}$")],
-    lon: Annotated[float, Query(ge=-180, le=180)],
-    lat: Annotated[float, Query(ge=-90, le=90)],
-    radius: Annotated[float, Query(gt=0, le=MAX_RADIUS_M)] = DEFAULT_RADIUS_M,
+    category: CategoryKey,
+    lon: Lon,
+    lat: Lat,
+    radius: RadiusM = DEFAULT_RADIUS_M,
     crs: Annotated[str, Query(max_length=16)] = "wgs84",
 ) -> dict[str, Any]:
     """我也遇到了: open cases of the category nearby, public fields only, newest first."""

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
-from cityops.entrypoints.api.deps import AppDep, PrincipalDep
+from cityops.entrypoints.api.deps import AppDep, Lat, Lon, PrincipalDep
 from cityops.entrypoints.api.routers.admin import Admin, Staff
 from cityops.service import layers
 from cityops.service.locating import MAX_POINTS, where_is
@@ -60,8 +60,8 @@ def delete_layer(code: str, app: AppDep, who: Admin) -> dict[str, Any]:
 def locate(
     app: AppDep,
     _: PrincipalDep,
-    lon: Annotated[float, Query(ge=-180, le=180)],
-    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Lon,
+    lat: Lat,
     crs: CrsParam = None,
 ) -> dict[str, Any]:
     """The point's grid cell, jurisdiction path and cell in every layer; outside the city's

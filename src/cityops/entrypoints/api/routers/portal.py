@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cityops.domain.errors import ValidationFailed
 from cityops.domain.model import RegionLevel
-from cityops.entrypoints.api.deps import AppDep
+from cityops.entrypoints.api.deps import AppDep, CategoryKey, Lat, Lon, RadiusM
 from cityops.entrypoints.api.ratelimit import RateLimiter
 from cityops.entrypoints.api.routers import ui
 from cityops.service import media, portal
 from cityops.service.locating import where_is
-from cityops.service.nearby import DEFAULT_RADIUS_M, MAX_RADIUS_M, nearby_cases
+from cityops.service.nearby import DEFAULT_RADIUS_M, nearby_cases
 
 router = APIRouter(prefix="/api/v1/portal", tags=["portal 市民门户"])
 
@@ -72,8 +72,8 @@ def places(
 def where(
     request: Request,
     app: AppDep,
-    lon: Annotated[float, Query(ge=-180, le=180)],
-    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Lon,
+    lat: Lat,
 ) -> dict[str, Any]:
     """Is the pin inside the city, and which district / street / community is it in."""
     _limit(request, "read", "requests")
@@ -87,10 +87,10 @@ def where(
 def nearby(
     request: Request,
     app: AppDep,
-    category: Annotated[str, Query(pattern=r"^[CE]\d{4}$")],
-    lon: Annotated[float, Query(ge=-180, le=180)],
-    lat: Annotated[float, Query(ge=-90, le=90)],
-    radius: Annotated[float, Query(gt=0, le=MAX_RADIUS_M)] = DEFAULT_RADIUS_M,
+    category: CategoryKey,
+    lon: Lon,
+    lat: Lat,
+    radius: RadiusM = DEFAULT_RADIUS_M,
 ) -> dict[str, Any]:
     """我也遇到了: open cases of the kind nearby; number, kind, state, distance, age only."""
     _limit(request, "read", "requests")
