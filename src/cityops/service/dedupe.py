@@ -30,19 +30,6 @@ DEFAULT_POLICY = DedupePolicy(
 _CLOSED = [s.value for s in TERMINAL_STATES]
 
 
-# Built once: on the intake hot path, building the statement cost more than running it.
-_NEARBY_OPEN = select(
-    CaseRow.id, CaseRow.category, CaseRow.lon, CaseRow.lat, CaseRow.created_at,
-    CaseRow.description,
-).where(
-    CaseRow.category.startswith(bindparam("major")),
-    CaseRow.state.not_in(_CLOSED),
-    CaseRow.created_at >= bindparam("since"),
-    CaseRow.lon.between(bindparam("lon0"), bindparam("lon1")),
-    CaseRow.lat.between(bindparam("lat0"), bindparam("lat1")),
-)  # fmt: skip
-
-
 def find_duplicate(
     session: Session,
     category: str | None,
@@ -52,20 +39,12 @@ def find_duplicate(
     now: datetime,
     policy: DedupePolicy = DEFAULT_POLICY,
 ) -> Match | None:
-    if not category or lon is None or lat is None:
-        return None
-    reach = policy.distance_for(category)
-    dlat = reach / M_PER_DEG_LAT
-    dlon = dlat * 1.25  # generous at China's latitudes; best_match measures exactly
-    rows = session.connection().execute(_NEARBY_OPEN, {
-        "major": category[:3], "since": now - policy.window_for(category),
-        "lon0": lon - dlon, "lon1": lon + dlon, "lat0": lat - dlat, "lat1": lat + dlat,
-    }).all()  # fmt: skip
-    candidates = [Candidate(r.id, r.category or "", r.lon, r.lat, r.created_at, r.description)
-                  for r in rows]  # fmt: skip
-    return best_match(category, lon, lat, now, text, candidates, policy)
+    """The open case this report most likely repeats (并案), if any is near enough."""
+    pool = CandidatePool.load(session, [(category, lon, lat)], now, policy)
+    return pool.find(category, lon, lat, text, now)
 
 
+# Built once: on the intake hot path, building the statement cost more than running it.
 _OPEN_IN_BOX = select(
     CaseRow.id, CaseRow.category, CaseRow.lon, CaseRow.lat, CaseRow.created_at,
     CaseRow.description,
@@ -79,8 +58,8 @@ _OPEN_IN_BOX = select(
 
 
 class CandidatePool:
-    """The open cases a whole intake batch may repeat, read with one query instead of one per
-    report; :meth:`find` then answers exactly as :func:`find_duplicate` would."""
+    """The open cases a batch of reports (or one report) may repeat, read with one query;
+    :meth:`find` then picks each report's best match."""
 
     def __init__(self, rows: list[Candidate], policy: DedupePolicy) -> None:
         self.policy = policy

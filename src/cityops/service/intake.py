@@ -359,8 +359,7 @@ class CaseDraft:
 def _new_case(
     snap: Snapshot, report: ReportInput, place: Place, decided: Classification | None, now: datetime
 ) -> CaseDraft:
-    component = snap.components.get(report.component_code or "")
-    category = report.category or (component.category if component else None)
+    category = _category(snap, report)
     info = snap.categories.get(category or "")
     title = report.title or (info.name if info else report.description[:40])
     draft = CaseDraft(
@@ -454,24 +453,24 @@ def _insert_cases(
     cases = [d.row() for d in drafts]
     urgent = {c.id: c for c in cases if c.urgency == Urgency.URGENT.value and c.grid_code}
     if urgent:
-        published += _fast_track(session, snap, list(urgent), now)
-        for case_id, state in session.execute(_STATES, {"ids": list(urgent)}):
+        fast, states = _fast_track(session, snap, list(urgent), now)
+        published += fast
+        for case_id, state in states.items():
             urgent[case_id].state = state
     return cases, published
 
 
-_STATES = select(CaseRow.id, CaseRow.state).where(CaseRow.id.in_(bindparam("ids", expanding=True)))
-
-
 def _fast_track(
     session: Session, snap: Snapshot, case_ids: list[int], now: datetime
-) -> list[tuple[str, dict[str, Any]]]:
+) -> tuple[list[tuple[str, dict[str, Any]]], dict[int, str]]:
     """紧急事项快速通道: no verification wait, immediate dispatch by the responsibility list.
 
     The just-written urgent cases of a batch are loaded with one query and flushed once.
     """
     events: list[tuple[str, dict[str, Any]]] = []
-    for case in session.scalars(select(CaseRow).where(CaseRow.id.in_(case_ids))):
+    states: dict[int, str] = {}
+    urgent = select(CaseRow).where(CaseRow.id.in_(case_ids)).order_by(CaseRow.id)
+    for case in session.scalars(urgent):
         apply_transition(session, snap, case, SYSTEM, Command("fast_track"), now)
         events.append((EVENT_NAMES["fast_track"], {"case_id": case.id}))
         if case.routing:
@@ -483,5 +482,6 @@ def _fast_track(
             events.append(
                 (EVENT_NAMES["dispatch"], {"case_id": case.id, "department_id": case.department_id})
             )
+        states[case.id] = case.state
     session.flush()
-    return events
+    return events, states
