@@ -61,6 +61,8 @@ def test_screen_figures_layer_detail_and_live_events(app: App, clock: Clock) -> 
     wells = api.get("commander", "/api/v1/screen/lifeline/assets?kind=sewer_well").json()
     assert wells["features"] and {f["properties"]["kind"] for f in wells["features"]} == {
         "sewer_well"}  # fmt: skip
+    unknown = api.get("commander", "/api/v1/screen/lifeline/assets?kind=volcano")
+    assert unknown.status_code == 422 and "sewer_well" in unknown.text
     assert api.get("handler-roads", "/api/v1/screen/lifeline").status_code == 403
 
     # The alarm's events on the bus, with what the hub needs to scope them.
@@ -188,3 +190,27 @@ def test_resolving_with_identical_resolves_the_twins_only(app: App) -> None:
     assert [d["id"] for d in left["items"]] == [ids[2]]
     assert api.post("admin", "/api/v1/telemetry/dead-letters/999999/replay",
                     json={}).status_code == 404  # fmt: skip
+
+
+def test_a_malformed_plan_set_is_refused_with_every_problem_named(app: App) -> None:
+    api = Api(app)
+    before = api.get("admin", "/api/v1/lifeline/plans").json()
+    bad = {"plans": [
+        {"code": ["x"], "name": "甲", "min_level": 4, "steps": ["a"]},
+        {"code": "ok-1", "name": "乙", "min_level": 4, "steps": ["a"], "asset_kinds": 5},
+    ]}  # fmt: skip
+    r = api._send("PUT", "admin", "/api/v1/lifeline/plans", json=bad)
+    assert r.status_code == 422, r.text
+    reasons = [p["reason"] for p in r.json()["error"]["details"]["problems"]]
+    assert any("code" in x for x in reasons) and any("asset_kinds" in x for x in reasons)
+    assert api.get("admin", "/api/v1/lifeline/plans").json() == before
+
+
+def test_rules_are_not_replaced_while_alarms_are_switched_off(sqlite_app: App) -> None:
+    sqlite_app.settings.lifeline_alarms = False
+    api = Api(sqlite_app)
+    versions = api.get("admin", "/api/v1/lifeline/rules/versions").json()
+    r = api._send("PUT", "admin", "/api/v1/lifeline/rules", content=b"{}",
+                  headers={**api.headers("admin"), "Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 409, r.text
+    assert api.get("admin", "/api/v1/lifeline/rules/versions").json() == versions

@@ -42,7 +42,8 @@ def parse_plans(items: Any) -> list[dict[str, Any]]:
         code, name = p.get("code"), p.get("name")
         if not isinstance(code, str) or not CODE.fullmatch(code) or code in codes:
             problems.append(ImportProblem(where, "code must be a unique 1–64 character code"))
-        codes.add(code)
+        elif isinstance(code, str):
+            codes.add(code)
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             problems.append(ImportProblem(where, "name must be 1–100 characters"))
         level = level_of(p.get("min_level"))
@@ -52,7 +53,9 @@ def parse_plans(items: Any) -> list[dict[str, Any]]:
             value = p.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
                 problems.append(ImportProblem(where, f"{key} must be a list of strings"))
-        bad = [k for k in p.get("asset_kinds", []) if k not in AssetKind.__members__.values()]
+        kinds = p.get("asset_kinds", [])  # a non-list is reported by the loop above
+        kinds = kinds if isinstance(kinds, list) else []
+        bad = [k for k in kinds if k not in AssetKind.__members__.values()]
         if bad:
             problems.append(ImportProblem(where, f"unknown asset kinds {bad}"))
         contacts = p.get("contacts", [])

@@ -90,8 +90,9 @@ async def put_rules(
         content = yaml.safe_load(raw.decode("utf-8"))  # JSON is YAML
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ValidationFailed(f"the rule set is not valid JSON/YAML: {exc}") from exc
+    engine = lifeline(app)  # refuses (409) before anything is written when alarms are off
     out = rulesets.replace(app, content, who.username, note)
-    lifeline(app).reload_rules()
+    engine.reload_rules()
     return out
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from cityops.domain.lifeline.assets import AssetKind
 from cityops.domain.model import Role
 from cityops.entrypoints.api.deps import AppDep, require
 from cityops.service.lifeline.queries import asset_layer, screen_summary
@@ -60,6 +61,9 @@ def screen_lifeline(app: AppDep, who: Viewer) -> dict[str, Any]:
 
 
 @router.get("/lifeline/assets")
-def screen_lifeline_assets(app: AppDep, who: Viewer, kind: str | None = None) -> dict[str, Any]:
-    """The lifeline assets the caller may see, as GeoJSON (pipes as lines, wells as points)."""
-    return asset_layer(app, who, kind)
+def screen_lifeline_assets(
+    app: AppDep, who: Viewer, kind: AssetKind | None = None
+) -> dict[str, Any]:
+    """The lifeline assets the caller may see, as GeoJSON (pipes as lines, wells as points);
+    an unknown ``kind`` is a 422 naming the kinds there are."""
+    return asset_layer(app, who, kind.value if kind else None)
