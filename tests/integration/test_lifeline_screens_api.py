@@ -203,6 +203,8 @@ def test_a_malformed_plan_set_is_refused_with_every_problem_named(app: App) -> N
     assert r.status_code == 422, r.text
     reasons = [p["reason"] for p in r.json()["error"]["details"]["problems"]]
     assert any("code" in x for x in reasons) and any("asset_kinds" in x for x in reasons)
+    empty = api._send("PUT", "admin", "/api/v1/lifeline/plans", json={"plans": []})
+    assert empty.status_code == 422 and "plan_level" in empty.text
     assert api.get("admin", "/api/v1/lifeline/plans").json() == before
 
 

@@ -33,6 +33,9 @@ def parse_plans(items: Any) -> list[dict[str, Any]]:
     problems: list[ImportProblem] = []
     if not isinstance(items, list):
         raise ImportRejected("plans must be a list", [ImportProblem("plans", "not a list")])
+    if not items:  # an empty table means "not seeded yet" and would get the packaged plans back
+        raise ImportRejected("give at least one plan (to attach none, raise policy.plan_level) "
+                             "/ 至少需要一个预案", [ImportProblem("plans", "empty")])  # fmt: skip
     out, codes = [], set()
     for i, p in enumerate(items):
         where = f"plans[{i}]"
@@ -84,6 +87,11 @@ def view(row: EmergencyPlanRow) -> dict[str, Any]:
 
 
 def ensure_defaults(app: App) -> None:
+    """Seed the packaged plans into an empty table. Checked with a read first: the write
+    lock (SQLite's one writer) is taken only the one time there is something to seed."""
+    with app.reads() as s:
+        if s.scalar(select(EmergencyPlanRow.code).limit(1)) is not None:
+            return
     with app.sessions.begin() as s:
         if not _rows(s):
             _write(s, parse_plans(_default()), app, "default")
@@ -105,7 +113,8 @@ def replace_plans(app: App, items: Any, who: str) -> list[dict[str, Any]]:
     plans = parse_plans(items)
     with app.sessions.begin() as s:
         _write(s, plans, app, who)
-    return list_plans(app)
+        s.flush()
+        return [view(r) for r in _rows(s)]
 
 
 def choose(
