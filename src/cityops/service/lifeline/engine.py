@@ -308,6 +308,16 @@ class AlarmEngine:
             log.exception("lifeline alarm → case policy failed")
         publish_changes(self.app, changes)  # to the live stream (screens, consoles)
 
+    def caseless_open(self) -> list[Alarm]:
+        """Open alarms without a case yet (the sweep's work), read under the engine's lock:
+        the pipeline thread changes the book while the tick or follow-up threads read it."""
+        with self._lock:
+            return [a for a in self._load_book().open.values() if a.case_id is None]
+
+    def is_flapping(self, alarm: Alarm) -> bool:
+        with self._lock:
+            return self._load_book().flapping(alarm)
+
     def link_case(self, alarm: Alarm, case_id: int) -> None:
         with self._lock:
             alarm.case_id = case_id

@@ -36,7 +36,6 @@ def level_name(level: int) -> str:
 
 def follow_up(app: App, engine: AlarmEngine, changes: list[Change]) -> None:
     policy = engine.ruleset.policy
-    book = engine._load_book()
     done: set[int] = set()
     for change in changes:
         alarm = change.alarm
@@ -46,7 +45,7 @@ def follow_up(app: App, engine: AlarmEngine, changes: list[Change]) -> None:
         category = policy.categories.get(alarm.key[1])
         if alarm.case_id is None:
             if alarm.is_open and category and alarm.level >= policy.min_level \
-                    and not book.flapping(alarm):  # fmt: skip
+                    and not engine.is_flapping(alarm):  # fmt: skip
                 _open_case(app, engine, alarm, category, policy.plan_level)
         elif change.what in _NOTES:
             _note(app, alarm, change, policy.plan_level)
@@ -54,9 +53,7 @@ def follow_up(app: App, engine: AlarmEngine, changes: list[Change]) -> None:
 
 def sweep(app: App, engine: AlarmEngine) -> None:
     """Open the cases that a failure left unopened (run from the tick)."""
-    book = engine._load_book()
-    pending = [Change(a, "raised", a.last_seen, a.level) for a in book.open.values()
-               if a.case_id is None]  # fmt: skip
+    pending = [Change(a, "raised", a.last_seen, a.level) for a in engine.caseless_open()]
     if pending:
         follow_up(app, engine, pending)
 
