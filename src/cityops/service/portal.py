@@ -131,15 +131,10 @@ def _case_by_no(s: Session, case_no: str) -> CaseRow:
 
 
 def _merged_into(s: Session, case: CaseRow) -> CaseRow | None:
-    if case.state != CaseState.MERGED.value:
+    # A merge records its target in duplicate_of (service/dedupe.py), as 并案 follows it.
+    if case.state != CaseState.MERGED.value or case.duplicate_of is None:
         return None
-    event = s.scalars(
-        select(CaseEventRow)
-        .where(CaseEventRow.case_id == case.id, CaseEventRow.action == "merge")
-        .order_by(CaseEventRow.seq.desc())
-    ).first()
-    target_id = (event.data or {}).get("into_case_id") if event else None
-    return s.get(CaseRow, target_id) if target_id else None
+    return s.get(CaseRow, case.duplicate_of)
 
 
 def _chain(s: Session, case_no: str) -> list[CaseRow]:
