@@ -7,7 +7,7 @@ import socket
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,8 @@ class LiveServer:
     server: uvicorn.Server
     thread: threading.Thread
     hub: LiveHub
+    # One login per user per server: each costs an argon2 check, and tests sign in often.
+    tokens: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def start(cls, app: App) -> LiveServer:
@@ -107,7 +109,9 @@ class LiveServer:
         self.thread.join(10)
 
     def token(self, username: str) -> str:
-        r = httpx.post(f"{self.url}/api/v1/auth/token",
-                       json={"username": username, "password": DEMO_PASSWORD})  # fmt: skip
-        r.raise_for_status()
-        return str(r.json()["access_token"])
+        if username not in self.tokens:
+            r = httpx.post(f"{self.url}/api/v1/auth/token",
+                           json={"username": username, "password": DEMO_PASSWORD})  # fmt: skip
+            r.raise_for_status()
+            self.tokens[username] = str(r.json()["access_token"])
+        return self.tokens[username]

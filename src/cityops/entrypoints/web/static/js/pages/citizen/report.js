@@ -13,6 +13,7 @@ const MAX_PHOTOS = 3;
 let draft = loadDraft();
 let groups = [];
 let mapState = null; // {map, pin}
+let mapPending = null; // the one createMap in flight (a second call must not build a second map on #cz-map)
 let nearbySeq = 0;
 let ctx = null;
 
@@ -106,7 +107,15 @@ async function showMap() {
     mapState.map.invalidateSize();
     return;
   }
-  const { map } = await createMap($("#cz-map"));
+  if (mapPending) {
+    await mapPending;
+    return;
+  }
+  mapPending = createMap($("#cz-map")).catch((err) => {
+    mapPending = null; // let the next visit try again
+    throw err;
+  });
+  const { map } = await mapPending;
   mapState = { map, pin: null, cases: L.layerGroup().addTo(map) };
   map.on("click", (e) => placePin(e.latlng.lat, e.latlng.lng, true));
   api.get("/api/v1/portal/regions", { level: "street" }, PUBLIC).then((geo) => {

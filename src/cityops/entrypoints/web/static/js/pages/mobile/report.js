@@ -16,6 +16,7 @@ const RECENT_KEY = "cityops.m.recentCategories";
 const form = { category: null, photos: [], position: null, editing: null };
 let categories = null;
 let map = null;
+let mapBuilding = false; // createMap awaits the config: a second call meanwhile must not start another map on #r-map
 let pin = null;
 
 const draftKey = () => `cityops.m.draft.report.${currentUser()?.username}`;
@@ -190,7 +191,8 @@ function locate() {
 }
 
 async function buildMap() {
-  if (map) return;
+  if (map || mapBuilding) return;
+  mapBuilding = true;
   try {
     ({ map } = await createMap($("#r-map"), { interactive: true }));
     map.attributionControl?.remove();
@@ -206,6 +208,8 @@ async function buildMap() {
     if (form.position) map.setView([form.position.lat, form.position.lon], 14);
   } catch {
     $("#r-map").replaceChildren(h("p", { class: "m-map-off muted" }, t("mobile.report.mapOffline")));
+  } finally {
+    mapBuilding = false;
   }
 }
 
