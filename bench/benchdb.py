@@ -44,6 +44,7 @@ def postgres_urls() -> Iterator[Callable[[], str]]:
 def emit(name: str, value: float, unit: str, peer: str, peer_value: float, **extra: object) -> None:
     """One result: the measured value beside its peer (a limit, a goal or a rival) and the ratio."""
     line = {"name": name, "value": round(value, 1), "unit": unit, "peer": peer,
-            "peer_value": round(peer_value, 1), "ratio": round(value / peer_value, 4),
+            "peer_value": round(peer_value, 1),
+            "ratio": round(value / peer_value, 4) if peer_value else None,
             **extra}  # fmt: skip
     print(json.dumps(line, ensure_ascii=False), flush=True)

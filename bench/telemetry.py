@@ -10,9 +10,11 @@ the other:
 
 (a) ``bare``: a paho client (MQTT v5, manual ack) drains its session, acknowledging each
     message — the limit of the transport in Python;
-(b) ``cityops``: the CityOps consumer (adapters/mqtt.py) → pipeline → decode → clean → store
-    history, roll-ups and latest → whatever BatchListeners the app registers (rules, alarms),
-    acknowledging after commit, drains its own copy.
+(r) ``reader``: CityOps's own MQTT reader alone (adapters/mqtt_consumer.py, acking each
+    message at once, no pipeline) — the transport CityOps runs, for context;
+(b) ``cityops``: the CityOps consumer (adapters/mqtt_consumer.py) → pipeline → decode →
+    clean → store history, roll-ups and latest → whatever BatchListeners the app registers
+    (rules, alarms), acknowledging after commit, drains its own copy.
 
 Both use the same receive maximum (the window of unacknowledged messages). The consumer runs
 as ``cityops mqtt`` does with ``CITYOPS_TELEMETRY_INGEST_PROCESS=true``: ingestion in a second
@@ -45,6 +47,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from benchdb import emit
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PREFIX = "cityops/v1/telemetry"
@@ -135,8 +139,33 @@ def role_bare(args: argparse.Namespace) -> None:
                       "peak_rss_mb": _peak_rss_mb()}))  # fmt: skip
 
 
+def role_reader(args: argparse.Namespace) -> None:
+    """CityOps's own MQTT reader (adapters/mqtt_consumer.py) acknowledging each message at
+    once, no pipeline: what the transport alone costs in the consumer CityOps runs."""
+    from cityops.adapters.mqtt_consumer import MqttConsumer
+
+    done = threading.Event()
+    count = [0]
+
+    def submit(_message: Any, ack: Any, **_: Any) -> bool:
+        count[0] += 1
+        ack()
+        if count[0] >= args.messages:
+            done.set()
+        return True
+
+    consumer = MqttConsumer(_cfg(args.port, args.client_id, args.receive_maximum), submit)
+    start, cpu = time.perf_counter(), _cpu_s([os.getpid()])
+    consumer.start()
+    ok = done.wait(args.timeout)
+    elapsed, cpu = time.perf_counter() - start, _cpu_s([os.getpid()]) - cpu
+    consumer.stop()
+    print(json.dumps({"messages": count[0], "seconds": elapsed, "complete": ok, "cpu_s": cpu,
+                      "peak_rss_mb": _peak_rss_mb()}))  # fmt: skip
+
+
 def role_cityops(args: argparse.Namespace) -> None:
-    from cityops.adapters.mqtt import MqttConsumer
+    from cityops.adapters.mqtt_consumer import MqttConsumer
     from cityops.bootstrap import bootstrap
     from cityops.config import Settings
     from cityops.service.telemetry import telemetry
@@ -159,7 +188,9 @@ def role_cityops(args: argparse.Namespace) -> None:
     consumer.start()
     deadline = time.monotonic() + args.timeout
     st = pipeline.stats
+    unacked = 0  # the most messages taken and not acknowledged: the window must bound it
     while st.accepted + st.duplicates + st.rejected < expected and time.monotonic() < deadline:
+        unacked = max(unacked, consumer.stats.received - consumer.stats.acked)
         time.sleep(0.01)
     elapsed, cpu, cpu_ingest = (time.perf_counter() - start, _cpu_s(pids) - cpu,
                                 _cpu_s(pids[1:]) - cpu_ingest)  # fmt: skip
@@ -177,6 +208,7 @@ def role_cityops(args: argparse.Namespace) -> None:
                       "duplicates": st.duplicates,
                       "rejected": st.rejected, "stored": stored, "batches": st.batches,
                       "peak_queue_bytes": st.peak_bytes, "stages": stages,
+                      "most_unacked": unacked,
                       "peak_rss_mb": _peak_rss_mb()}))  # fmt: skip
 
 
@@ -224,11 +256,8 @@ def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def _emit(name: str, value: float, unit: str, peer: str, peer_value: float, **extra: Any) -> None:
-    print(json.dumps({"name": name, "value": round(value, 1), "unit": unit, "peer": peer,
-                      "peer_value": round(peer_value, 1),
-                      "ratio": round(value / peer_value, 4) if peer_value else None,
-                      **extra}, ensure_ascii=False), flush=True)  # fmt: skip
+def _us_per_message(result: dict[str, Any], cpu: str = "cpu_s") -> float:
+    return round(result[cpu] / result["messages"] * 1e6, 1)
 
 
 def _database(tmp: Path, postgres: bool) -> tuple[str, list[str]]:
@@ -260,8 +289,13 @@ def main() -> None:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--messages", type=int, default=100_000)
     p.add_argument("--records", type=int, default=8, help="SenML records (points) per message")
-    p.add_argument("--receive-maximum", type=int, default=1000)
-    p.add_argument("--batch", type=int, default=500, help="messages per pipeline batch")
+    from cityops.config import Settings
+
+    defaults = Settings.model_fields  # the deployment's defaults unless told otherwise
+    p.add_argument("--receive-maximum", type=int,
+                   default=defaults["mqtt_receive_maximum"].default)  # fmt: skip
+    p.add_argument("--batch", type=int, default=defaults["telemetry_batch_messages"].default,
+                   help="messages per pipeline batch")  # fmt: skip
     p.add_argument("--overload-messages", type=int, default=150_000)
     p.add_argument("--client-id", default="")
     p.add_argument("--db", default="")
@@ -273,7 +307,7 @@ def main() -> None:
                    help="ingest in the consumer's process (default: a second process)")
     args = p.parse_args()
     roles = {"session": role_session, "publish": role_publish, "bare": role_bare,
-             "cityops": role_cityops}  # fmt: skip
+             "reader": role_reader, "cityops": role_cityops}  # fmt: skip
     if args.role != "main":
         roles[args.role](args)
         return
@@ -305,28 +339,33 @@ def _run(args: argparse.Namespace, tmp: Path) -> tuple[None, list[str]]:
     sim = LifelineSim.demo()
     overload_end = time.time() - 120
     end = overload_end - sim.bench_span_s(args.overload_messages, args.records) - 60
-    for cid in ("bench-bare", "bench-cityops"):
+    for cid in ("bench-bare", "bench-reader", "bench-cityops"):
         _result_or_ok(_role("session", args, client_id=cid))
     pub = _result(_role("publish", args, end=end, round0=0))
     bare = _result(_role("bare", args, client_id="bench-bare"))
+    reader = _result(_role("reader", args, client_id="bench-reader"))
     city = _result(_role("cityops", args, client_id="bench-cityops", db=url))
     points = args.messages * args.records
     bare_rate, city_rate = bare["messages"] / bare["seconds"], city["messages"] / city["seconds"]
     common = {"engine": engine, "messages": args.messages, "records": args.records,
               "ingest": "in process" if args.in_process else "second process",
               "loadavg": [round(x, 2) for x in load], "cpus": os.cpu_count()}  # fmt: skip
-    _emit("mqtt_preload_publish", pub["published"] / pub["seconds"], "messages/s", "none", 0,
+    emit("mqtt_preload_publish", pub["published"] / pub["seconds"], "messages/s", "none", 0,
           **common)  # fmt: skip
-    _emit(f"telemetry_mqtt_{engine}", city_rate, "messages/s", "bare_paho_drain", bare_rate,
+    emit(f"telemetry_mqtt_{engine}", city_rate, "messages/s", "bare_paho_drain", bare_rate,
           points_per_s=round(city_rate * args.records, 1),
           bare_points_per_s=round(bare_rate * args.records, 1),
           peak_rss_mb=round(city["peak_rss_mb"], 1), bare_peak_rss_mb=round(bare["peak_rss_mb"], 1),
           stored=city["stored"], expected=points, stages=city["stages"],
-          cpu_us_per_message=round(city["cpu_s"] / city["messages"] * 1e6, 1),
-          ingest_process_cpu_us_per_message=round(city["cpu_ingest_s"] / city["messages"] * 1e6, 1),
-          bare_cpu_us_per_message=round(bare["cpu_s"] / bare["messages"] * 1e6, 1),
+          cpu_us_per_message=_us_per_message(city),
+          ingest_process_cpu_us_per_message=_us_per_message(city, "cpu_ingest_s"),
+          bare_cpu_us_per_message=_us_per_message(bare),
           batches=city["batches"], **common)  # fmt: skip
-    _emit(f"telemetry_mqtt_{engine}_vs_goal", city_rate * args.records, "points/s", "goal",
+    reader_rate = reader["messages"] / reader["seconds"]
+    emit("mqtt_reader_drain", reader_rate, "messages/s", "bare_paho_drain", bare_rate,
+          cpu_us_per_message=_us_per_message(reader), bare_cpu_us_per_message=_us_per_message(bare),
+          pipeline_vs_reader=round(city_rate / reader_rate, 4), **common)  # fmt: skip
+    emit(f"telemetry_mqtt_{engine}_vs_goal", city_rate * args.records, "points/s", "goal",
           60_000, **common)  # fmt: skip
     _overload(args, url, overload_end, common, engine)
     return None, created
@@ -351,12 +390,15 @@ def _overload(args: argparse.Namespace, url: str, end: float, common: dict[str, 
     sub = argparse.Namespace(**{**vars(args), "messages": n})
     consumer = _role("cityops", sub, client_id="bench-overload", db=url)
     rss: list[float] = []
+    own: list[float] = []  # the consumer's process alone (the rest is its ingest process)
     watch = psutil.Process(consumer.pid)
     publisher = _role("publish", sub, end=end, round0=0)
     while consumer.poll() is None:
         try:  # the consumer and its ingest process
             family = [watch, *watch.children(recursive=True)]
-            rss.append(sum(p.memory_info().rss for p in family) / 2**20)
+            sizes = [p.memory_info().rss / 2**20 for p in family]
+            rss.append(sum(sizes))
+            own.append(sizes[0])
         except psutil.NoSuchProcess:
             pass  # one of them just ended
         time.sleep(0.2)
@@ -366,11 +408,13 @@ def _overload(args: argparse.Namespace, url: str, end: float, common: dict[str, 
     offered = pub["published"] / pub["seconds"]
     drained = city["messages"] / city["seconds"]
     settle = rss[len(rss) // 4 :] or rss
-    _emit(f"telemetry_mqtt_{engine}_overload_memory", max(rss or [0]), "MB peak RSS",
-          "rss_after_warmup_min", min(settle or [0]),
+    emit(f"telemetry_mqtt_{engine}_overload_memory", max(rss or [0]), "MB peak RSS",
+          "rss_after_warmup_min", min(settle or [0]), most_unacked=city["most_unacked"],
+          peak_queue_bytes=city["peak_queue_bytes"], receive_maximum=args.receive_maximum,
           offered_messages_per_s=round(offered, 1), drained_messages_per_s=round(drained, 1),
           published_points=n * args.records, stored_points=after - before,
           lost=n * args.records - (after - before), rss_samples_mb=[round(x) for x in rss[::5]],
+          consumer_rss_samples_mb=[round(x) for x in own[::5]],
           **common)  # fmt: skip
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import random
+import socket
+import time
 import zlib
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -92,3 +95,27 @@ class Api:
             if d["id"] == detail["department_id"]
         )
         return f"handler-{dept['code']}"
+
+
+def alarm_engine(app: App) -> Any:
+    """The App's lifeline alarm engine (alarms are on in the test settings)."""
+    from cityops.service.telemetry import telemetry
+
+    engine = telemetry(app).alarms
+    assert engine is not None
+    return engine
+
+
+def wait_until(what: Callable[[], bool], timeout: float = 20.0, every: float = 0.05) -> None:
+    """Poll ``what`` until it holds; fail the test, naming it, after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < deadline, f"timed out: {what.__doc__ or what}"
+        time.sleep(every)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from cityops.bootstrap import bootstrap
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_history, settings, sign_in
+from tests.browser.server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveServer,
+    add_history,
+    city_context,
+    settings,
+    sign_in,
+)
 from tests.conftest import REQUIRE_SERVICES
 
 VIEWPORT = {"width": 1920, "height": 1080}
@@ -76,7 +84,7 @@ def console() -> Console:
 
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
-    ctx = browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
+    ctx = city_context(browser, viewport=VIEWPORT)
     ctx.set_default_timeout(15_000)
     yield ctx
     ctx.close()

@@ -15,8 +15,16 @@ from playwright.sync_api import sync_playwright
 from cityops.bootstrap import bootstrap
 from cityops.demo.load import load_demo
 from tests.browser.screenshots import OUT
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_history, settings, sign_in
-from tests.browser.test_mobile import INSPECTOR, PHONE, _call, handled_case, photo
+from tests.browser.server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveServer,
+    add_history,
+    city_context,
+    settings,
+    sign_in,
+)
+from tests.browser.test_mobile import INSPECTOR, PHONE, handled_case, photo
 from tests.helpers import STREET_A, point_in
 
 
@@ -33,11 +41,9 @@ def main() -> None:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                ctx = browser.new_context(
-                    viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                    locale="zh-CN", timezone_id="Asia/Shanghai", permissions=["geolocation"],
-                    geolocation={"longitude": lon, "latitude": lat},
-                )  # fmt: skip
+                ctx = city_context(browser, phone=True, viewport=PHONE,
+                                   permissions=["geolocation"],
+                                   geolocation={"longitude": lon, "latitude": lat})  # fmt: skip
                 sign_in(ctx, token, INSPECTOR)
                 tab = ctx.new_page()
                 tab.goto(server.url + "/m")
@@ -102,10 +108,10 @@ def to_verify(server: LiveServer, n: int) -> None:
         lon, lat, _ = point_in(STREET_A, seed=100 + i * 7)
         body = {"client_request_id": f"shot-{i}", "category": ("E0102", "C0101", "E0201")[i % 3],
                 "description": "市民反映", "location": {"lon": lon, "lat": lat}}  # fmt: skip
-        case = _call(server, "citizen", "POST", "/api/v1/intake/citizen", json=body)
+        case = server.call("citizen", "POST", "/api/v1/intake/citizen", json=body)
         if case["state"] == "reported":
-            _call(server, "acceptor", "POST", f"/api/v1/cases/{case['case_id']}/actions/accept",
-                  json={})  # fmt: skip
+            server.call("acceptor", "POST", f"/api/v1/cases/{case['case_id']}/actions/accept",
+                        json={})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,7 +16,15 @@ from playwright.sync_api import BrowserContext, sync_playwright
 from cityops.bootstrap import bootstrap
 from cityops.demo.load import load_demo
 from cityops.entrypoints.web.pages import PAGES
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveServer, add_history, settings, sign_in
+from tests.browser.server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveServer,
+    add_history,
+    city_context,
+    settings,
+    sign_in,
+)
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 READY = {"screen": "#screen[data-ready='1']"}  # a page's "fully drawn" selector, if it has one
@@ -33,6 +41,21 @@ def shoot(ctx: BrowserContext, url: str, ready: str | None, target: Path) -> Non
     tab.screenshot(path=str(target.with_suffix(".png")))
     print("wrote", target.with_suffix(".png"))
     ctx.close()
+
+
+def shoot_signed_in(server: LiveServer, shots: list[tuple[str, str, str, tuple[int, int]]],
+                    out: Path = OUT) -> None:  # fmt: skip
+    """Each (name, user, path, (width, height)): the page signed in as that user, once the
+    console or the big screen is drawn, written to ``out``/name.png."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for name, user, path, (width, height) in shots:
+            ctx = city_context(browser, viewport={"width": width, "height": height})
+            sign_in(ctx, server.token(user), user)
+            ready = "#screen[data-ready='1']" if path.startswith("/screen") else \
+                "#console[data-ready='1']"  # fmt: skip
+            shoot(ctx, server.url + path, ready, out / name)
+        browser.close()
 
 
 def main(names: list[str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -21,9 +20,18 @@ from cityops.demo.city import DEMO_PASSWORD, generate_demo_city
 from cityops.demo.simulator import Simulator
 from cityops.entrypoints.api.app import create_api
 from cityops.service.live import LiveHub
+from tests.helpers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOC_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def city_context(browser: Any, *, phone: bool = False, **options: Any) -> Any:
+    """A browser context as the city's users have it: Chinese, Shanghai time; ``phone``: a
+    touch screen (``viewport`` and the rest as given)."""
+    if phone:
+        options = {"device_scale_factor": 2, "is_mobile": True, "has_touch": True, **options}
+    return browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
 
 
 def sign_in(context: Any, token: str, username: str, *, keep: bool = False) -> None:
@@ -71,11 +79,6 @@ def add_history(app: App, days: float, per_day: int) -> int:
     return Simulator(app, generate_demo_city()).backfill(end - timedelta(days=days), end, per_day)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @dataclass
 class LiveServer:
@@ -115,3 +118,23 @@ class LiveServer:
             r.raise_for_status()
             self.tokens[username] = str(r.json()["access_token"])
         return self.tokens[username]
+
+    def request(self, user: str | None, method: str, path: str, **kw: Any) -> httpx.Response:
+        """The API over HTTP, as ``user`` signed in (None: nobody), like tests.helpers.Api over
+        the TestClient; ``headers`` go with the token, the rest to httpx."""
+        auth = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+        headers = {**auth, **kw.pop("headers", {})}
+        kw.setdefault("timeout", 30)
+        return httpx.request(method, f"{self.url}{path}", headers=headers, **kw)
+
+    def call(self, user: str | None, method: str, path: str, **kw: Any) -> Any:
+        """:meth:`request` that must succeed; its JSON."""
+        r = self.request(user, method, path, **kw)
+        assert r.status_code < 300, (method, path, r.status_code, r.text)
+        return r.json()
+
+    def handler_for(self, case_id: int) -> str:
+        """The handler account (handler-<code>) of the department the case is with."""
+        dept_id = self.call("leader", "GET", f"/api/v1/cases/{case_id}")["department_id"]
+        depts = self.call("admin", "GET", "/api/v1/departments")
+        return "handler-" + str(next(d["code"] for d in depts if d["id"] == dept_id))

@@ -7,13 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from cityops.adapters.db.models import CaseRow
 from tests.browser.conftest import Console
-from tests.browser.server import LiveServer, doc_shot
+from tests.browser.server import LiveServer, city_context, doc_shot
 from tests.helpers import STREET_A, STREET_B, point_in
 from tests.photos import photo
 
@@ -29,11 +28,8 @@ def phone(browser: Any, live_server: LiveServer, console: Console) -> Iterator[P
 
     def open_page(point: tuple[float, float, str]) -> Any:
         lon, lat, _ = point
-        ctx = browser.new_context(
-            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-            locale="zh-CN", timezone_id="Asia/Shanghai",
-            geolocation={"latitude": lat, "longitude": lon}, permissions=["geolocation"],
-        )  # fmt: skip
+        ctx = city_context(browser, phone=True, viewport=PHONE, permissions=["geolocation"],
+                           geolocation={"latitude": lat, "longitude": lon})  # fmt: skip
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
         page = ctx.new_page()
@@ -48,10 +44,8 @@ def phone(browser: Any, live_server: LiveServer, console: Console) -> Iterator[P
 def portal_report(server: LiveServer, point: tuple[float, float, str], category: str,
                   description: str) -> dict[str, Any]:  # fmt: skip
     body = {"category": category, "description": description, "lon": point[0], "lat": point[1]}
-    r = httpx.post(f"{server.url}/api/v1/portal/reports", json=body,
-                   headers={"Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
-    assert r.status_code == 201, r.text
-    return dict(r.json())
+    return dict(server.call(None, "POST", "/api/v1/portal/reports", json=body,
+                            headers={"Idempotency-Key": uuid.uuid4().hex}))  # fmt: skip
 
 
 def case_id(server: LiveServer, case_no: str) -> int:
@@ -62,26 +56,15 @@ def case_id(server: LiveServer, case_no: str) -> int:
 
 
 def staff_act(server: LiveServer, who: str, cid: int, action: str, **body: Any) -> dict[str, Any]:
-    r = httpx.post(f"{server.url}/api/v1/cases/{cid}/actions/{action}", json=body,
-                   headers={"Authorization": f"Bearer {server.token(who)}",
-                            "Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
-    assert r.status_code == 200, (action, r.text)
-    return dict(r.json())
-
-
-def handler_for(server: LiveServer, cid: int) -> str:
-    auth = {"Authorization": f"Bearer {server.token('leader')}"}
-    dept_id = httpx.get(f"{server.url}/api/v1/cases/{cid}", headers=auth).json()["department_id"]
-    admin = {"Authorization": f"Bearer {server.token('admin')}"}
-    depts = httpx.get(f"{server.url}/api/v1/departments", headers=admin).json()
-    return "handler-" + str(next(d["code"] for d in depts if d["id"] == dept_id))
+    return dict(server.call(who, "POST", f"/api/v1/cases/{cid}/actions/{action}", json=body,
+                            headers={"Idempotency-Key": uuid.uuid4().hex}))  # fmt: skip
 
 
 def drive_to_closed(server: LiveServer, cid: int) -> None:
     for who, action in (("acceptor", "accept"), ("inspector01", "verify"),
                         ("acceptor", "open"), ("dispatcher", "dispatch")):  # fmt: skip
         staff_act(server, who, cid, action)
-    handler = handler_for(server, cid)
+    handler = server.handler_for(cid)
     staff_act(server, handler, cid, "start")
     staff_act(server, handler, cid, "complete", note="已清理完毕")
     staff_act(server, "inspector01", cid, "check_pass")
@@ -106,7 +89,7 @@ def test_report_with_photo_gets_a_case_number_and_keeps_the_draft(
 ) -> None:
     page = phone(point_in(STREET_B, seed=4242))
     open_portal(page, live_server)
-    groups = httpx.get(f"{live_server.url}/api/v1/portal/categories").json()
+    groups = live_server.call(None, "GET", "/api/v1/portal/categories")
     name = next(i["name"] for g in groups for i in g["items"] if i["code"] == "E0103")
     page.fill("#cat-search", name)
     assert page.locator(".cz-cat").count() >= 1

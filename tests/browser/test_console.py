@@ -12,23 +12,15 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from cityops.adapters.db.models import CaseRow
 from cityops.demo.city import DEMO_PASSWORD
 from tests.browser.conftest import Console, open_console
-from tests.browser.server import LiveServer, sign_in
+from tests.browser.server import LiveServer
 from tests.helpers import STREET_A, STREET_B, point_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-
-def _api(server: LiveServer, username: str, method: str, path: str, **kw: Any) -> Any:
-    headers = {"Authorization": f"Bearer {server.token(username)}", **kw.pop("headers", {})}
-    r = httpx.request(method, f"{server.url}{path}", headers=headers, timeout=30, **kw)
-    assert r.status_code < 300, r.text
-    return r.json()
 
 
 def _report(
@@ -42,7 +34,7 @@ def _report(
         "description": f"测试 {source}",
         "location": {"lon": lon, "lat": lat},
     }
-    out = _api(server, "citizen", "POST", "/api/v1/intake/citizen", json=body)
+    out = server.call("citizen", "POST", "/api/v1/intake/citizen", json=body)
     assert out["created"] and not out["merged"], out
     return int(out["case_id"])
 
@@ -51,7 +43,7 @@ def _opened(server: LiveServer, source: str) -> int:
     """A case waiting for dispatch: reported → accepted → verified → opened."""
     case_id = _report(server, source, "E0103", STREET_B)
     for user, action in (("acceptor", "accept"), ("leader", "verify"), ("acceptor", "open")):
-        _api(server, user, "POST", f"/api/v1/cases/{case_id}/actions/{action}", json={})
+        server.call(user, "POST", f"/api/v1/cases/{case_id}/actions/{action}", json={})
     return case_id
 
 
@@ -65,7 +57,7 @@ def _unclassified(server: LiveServer, source: str) -> int:
         "content": f"绿地垃圾杂物 {source}",
         "location": {"lon": lon, "lat": lat},
     }
-    out = _api(server, "acceptor", "POST", "/api/v1/intake/hotline", json=order)
+    out = server.call("acceptor", "POST", "/api/v1/intake/hotline", json=order)
     case_id = int(out["case_id"])
     snap = server.app.reference.get()
     top = [("E0103", 0.46), ("E0102", 0.31), ("E0204", 0.12)]
@@ -95,8 +87,8 @@ def test_acceptor_accepts_a_case_and_the_queue_updates(
     row = page.locator(f".c-table tr[data-id='{case_id}']")
     row.wait_for()  # pushed by the live stream, no reload
     shown = "n => document.querySelector(\".tab[data-tab='reported'] .count\").dataset.count == n"
-    before = _api(
-        live_server, "acceptor", "GET", "/api/v1/cases", params={"state": "reported", "limit": 1}
+    before = live_server.call(
+        "acceptor", "GET", "/api/v1/cases", params={"state": "reported", "limit": 1}
     )["total"]
     page.wait_for_function(shown, arg=str(before))
     assert row.locator(".clock").get_attribute("data-colour") in {"green", "yellow", "red"}
@@ -104,7 +96,7 @@ def test_acceptor_accepts_a_case_and_the_queue_updates(
     page.locator(".c-toast--ok").first.wait_for()
     row.wait_for(state="detached")
     page.wait_for_function(shown, arg=str(before - 1))
-    detail = _api(live_server, "acceptor", "GET", f"/api/v1/cases/{case_id}")
+    detail = live_server.call("acceptor", "GET", f"/api/v1/cases/{case_id}")
     assert detail["state"] == "accepted"
     assert [e["action"] for e in detail["timeline"]].count("accept") == 1
     assert console.errors == []
@@ -114,7 +106,7 @@ def test_dispatcher_dispatches_to_the_suggested_department(
     context: Any, live_server: LiveServer, console: Console
 ) -> None:
     case_id = _opened(live_server, "console-dispatch-1")
-    routing = _api(live_server, "dispatcher", "GET", f"/api/v1/cases/{case_id}")["routing"]
+    routing = live_server.call("dispatcher", "GET", f"/api/v1/cases/{case_id}")["routing"]
     assert routing and routing["department_id"]
     page = open_console(context, live_server, console, "dispatcher", "#/queue/toDispatch")
     row = page.locator(f".c-table tr[data-id='{case_id}']")
@@ -125,7 +117,7 @@ def test_dispatcher_dispatches_to_the_suggested_department(
     toast.wait_for()
     assert "派遣" in toast.inner_text()
     row.wait_for(state="detached")
-    detail = _api(live_server, "dispatcher", "GET", f"/api/v1/cases/{case_id}")
+    detail = live_server.call("dispatcher", "GET", f"/api/v1/cases/{case_id}")
     assert detail["state"] == "dispatched"
     assert detail["department_id"] == routing["department_id"]
     assert console.errors == []
@@ -147,7 +139,7 @@ def test_classify_triage_choosing_a_suggestion_takes_the_case_off_the_queue(
     pick.click()
     page.locator(".c-toast--ok").first.wait_for()
     item.wait_for(state="detached")
-    detail = _api(live_server, "acceptor", "GET", f"/api/v1/cases/{case_id}")
+    detail = live_server.call("acceptor", "GET", f"/api/v1/cases/{case_id}")
     assert detail["category"] == "E0103"
     assert detail["triage"] is None
     assert console.errors == []
@@ -163,7 +155,7 @@ def test_locate_triage_a_click_on_the_map_sets_the_location(
         "category": "C0301",
         "location": {"address": "幸福路某小区门口"},  # no point: a person finds the place
     }
-    case_id = _api(live_server, "acceptor", "POST", "/api/v1/intake/hotline", json=order)["case_id"]
+    case_id = live_server.call("acceptor", "POST", "/api/v1/intake/hotline", json=order)["case_id"]
     page = open_console(
         context, live_server, console, "acceptor", f"#/triage/locate?case={case_id}"
     )
@@ -176,7 +168,7 @@ def test_locate_triage_a_click_on_the_map_sets_the_location(
     page.locator("#set-location").click()
     page.locator(".c-toast--ok").first.wait_for()
     item.wait_for(state="detached")
-    detail = _api(live_server, "acceptor", "GET", f"/api/v1/cases/{case_id}")
+    detail = live_server.call("acceptor", "GET", f"/api/v1/cases/{case_id}")
     assert detail["grid_code"] == grid
     assert detail["lon"] is not None and detail["triage"] is None
     assert console.errors == []
@@ -224,7 +216,7 @@ def test_action_form_keeps_the_typed_note_across_reload_and_relogin(
 def test_every_work_view_renders_without_console_errors(
     context: Any, live_server: LiveServer, console: Console, username: str
 ) -> None:
-    mine = _api(live_server, username, "GET", "/api/v1/cases", params={"limit": 1})["items"]
+    mine = live_server.call(username, "GET", "/api/v1/cases", params={"limit": 1})["items"]
     case_id = mine[0]["id"] if mine else 1  # not theirs: the view says so
     page = open_console(context, live_server, console, username, "#/queue")
     page.wait_for_selector(".queue[data-loaded]", state="attached")
@@ -259,14 +251,11 @@ def test_every_work_view_renders_without_console_errors(
 
 def screenshots() -> None:
     """docs/screenshots/console-{queue,case,triage}.png from a demo city with 30 days of history."""
-    from playwright.sync_api import sync_playwright
-
     from cityops.bootstrap import bootstrap
     from cityops.demo.load import load_demo
-    from tests.browser.screenshots import shoot
-    from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, add_history, settings
+    from tests.browser.screenshots import shoot_signed_in
+    from tests.browser.server import add_history, settings
 
-    out = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
     with tempfile.TemporaryDirectory() as tmp:
         app = bootstrap(settings(Path(tmp) / "cityops.db"))
         load_demo(app)
@@ -280,34 +269,23 @@ def screenshots() -> None:
                     _opened(server, f"shot-dispatch-{n}")
                 except AssertionError as exc:  # merged into a case of the history: skip it
                     print("skipped:", exc)
-            handling = _api(
-                server, "leader", "GET", "/api/v1/cases", params={"state": "handling", "limit": 100}
+            handling = server.call(
+                "leader", "GET", "/api/v1/cases", params={"state": "handling", "limit": 100}
             )["items"]
             busy = next(
                 (
                     c["id"]
                     for c in handling
-                    if _api(server, "leader", "GET", f"/api/v1/cases/{c['id']}")["extension"]
+                    if server.call("leader", "GET", f"/api/v1/cases/{c['id']}")["extension"]
                 ),
                 handling[0]["id"],
             )
-            shots = [
-                ("console-queue", "dispatcher", "#/queue"),
-                ("console-case", "leader", f"#/case/{busy}"),
-                ("console-triage", "acceptor", f"#/triage/classify?case={triage}"),
-            ]
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                for name, user, hash_ in shots:
-                    ctx = browser.new_context(
-                        viewport={"width": 1440, "height": 900},
-                        locale="zh-CN",
-                        timezone_id="Asia/Shanghai",
-                    )
-                    sign_in(ctx, server.token(user), user)
-                    shoot(ctx, f"{server.url}/console{hash_}", "#console[data-ready='1']",
-                          out / name)  # fmt: skip
-                browser.close()
+            shoot_signed_in(server, [
+                ("console-queue", "dispatcher", "/console#/queue", (1440, 900)),
+                ("console-case", "leader", f"/console#/case/{busy}", (1440, 900)),
+                ("console-triage", "acceptor", f"/console#/triage/classify?case={triage}",
+                 (1440, 900)),
+            ])  # fmt: skip
         finally:
             server.stop()
             app.dispose()

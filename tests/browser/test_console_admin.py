@@ -5,6 +5,7 @@ rules, evaluation and regions views go to docs/screenshots/console-*.png."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from tests.browser.conftest import Console, signed_in
 from tests.browser.server import LiveServer, doc_shot
+from tests.helpers import STREET_A, point_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 VIEWS = ("admin-regions", "admin-departments", "admin-users", "admin-taxonomy", "admin-rules",
@@ -78,7 +80,7 @@ def test_category_time_limit_saves_and_bad_value_is_shown_on_its_field(
     with page.expect_response(lambda r: "/admin/categories/C0102" in r.url) as resp:
         page.click(".tax-editor button[type='submit']")
     assert resp.value.status == 200
-    page.wait_for_selector(".adm-toast--ok")
+    page.wait_for_selector(".c-toast--ok")  # the shell's toast (ctx.toast)
     assert page.locator(".tax-editor input[name='time_limits.handle']").input_value() == "2wd"
     assert page.locator(".tax-editor .is-invalid").count() == 0
     # the browser logs the refused PATCH itself (422); the page raised nothing else
@@ -127,3 +129,43 @@ def test_auditor_reads_but_cannot_edit(
     assert page.locator(".tax-editor input[name='name']").is_disabled()
     assert page.locator(".tax-editor button[type='submit']").count() == 0
     assert console.errors == []
+
+
+def test_layer_import_sends_the_file_as_it_is_and_shows_a_refusal(
+    context: Any, live_server: LiveServer, console: Console, tmp_path: Path
+) -> None:
+    """The regions view uploads the GeoJSON text unchanged (api.js request with a contentType),
+    and a file the API refuses shows its reason in the dialog, nothing imported."""
+    lon, lat, _ = point_in(STREET_A, seed=77)
+    d = 0.004  # about 400 m
+    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
+    layer = {"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"code": "JS-1", "name": "前端测试网格"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]}}]}  # fmt: skip
+    good = tmp_path / "layer.geojson"
+    good.write_text(json.dumps(layer, ensure_ascii=False), encoding="utf-8")
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "Feature"}', encoding="utf-8")
+    page = _open(context, live_server, console, "admin-regions")
+    try:
+        for path, code in ((bad, "js-refused"), (good, "js-layer")):
+            page.click(".adm-toolbar button:has-text('导入图层')")
+            dialog = page.locator("dialog.adm-modal")
+            dialog.locator("input[name='code']").fill(code)
+            dialog.locator("input[type='file']").set_input_files(str(path))
+            with page.expect_response(lambda r: "/admin/layers/" in r.url) as resp:
+                dialog.locator("button[type='submit']").click()
+            if path is bad:
+                assert resp.value.status == 422
+                dialog.locator(".adm-result .adm-state--error").wait_for()
+                dialog.locator(".adm-modal__head button").click()
+        assert resp.value.status == 200
+        page.locator(".adm-result .adm-ok").wait_for()
+        assert "js-layer" in page.locator(".c-toast--ok").first.inner_text()
+        cells = live_server.call("admin", "GET", "/api/v1/admin/layers/js-layer")["features"]
+        assert [c["properties"]["name"] for c in cells] == ["前端测试网格"]
+        refused = live_server.request("admin", "GET", "/api/v1/admin/layers/js-refused")
+        assert refused.status_code == 404
+    finally:
+        live_server.request("admin", "DELETE", "/api/v1/admin/layers/js-layer")
+    assert [e for e in console.errors if "status of 422" not in e] == []

@@ -9,18 +9,15 @@ import pytest
 
 from tests.browser.conftest import Console, open_console
 from tests.browser.server import LiveServer
-from tests.browser.test_console import _api, _opened
+from tests.browser.test_console import _opened
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 def _dispatched(server: LiveServer, source: str) -> tuple[int, str]:
     case_id = _opened(server, source)
-    _api(server, "dispatcher", "POST", f"/api/v1/cases/{case_id}/actions/dispatch", json={})
-    dept = _api(server, "leader", "GET", f"/api/v1/cases/{case_id}")["department_id"]
-    code = next(d["code"] for d in _api(server, "admin", "GET", "/api/v1/departments")
-                if d["id"] == dept)  # fmt: skip
-    return case_id, f"handler-{code}"
+    server.call("dispatcher", "POST", f"/api/v1/cases/{case_id}/actions/dispatch", json={})
+    return case_id, server.handler_for(case_id)
 
 
 def _queue(page: Any, tab: str) -> tuple[Any, list[str]]:
@@ -44,11 +41,11 @@ def test_a_filtered_queue_shows_its_cases_from_one_list_request(
     act = f"/api/v1/cases/{case_id}/actions"
     if tab == "extension":
         body = {"note": "需协调占道审批", "extension": "2wd"}
-        _api(live_server, handler, "POST", f"{act}/request_extension", json=body)
+        live_server.call(handler, "POST", f"{act}/request_extension", json=body)
     elif tab == "returned":
-        _api(live_server, handler, "POST", f"{act}/return", json={"note": "不属于本单位"})
+        live_server.call(handler, "POST", f"{act}/return", json={"note": "不属于本单位"})
     else:
-        _api(live_server, "commander", "POST", f"{act}/supervise", json={"note": "请加快处置"})
+        live_server.call("commander", "POST", f"{act}/supervise", json={"note": "请加快处置"})
     page = open_console(context, live_server, console, user, "#/queue")
     table, requests = _queue(page, tab)
     table.locator(f"tr[data-id='{case_id}']").wait_for()

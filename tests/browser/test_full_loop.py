@@ -14,13 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from cityops.adapters.db.models import CaseEventRow
 from tests.browser.conftest import VIEWPORT, Console, signed_in
-from tests.browser.server import LiveServer, doc_shot
+from tests.browser.server import LiveServer, city_context, doc_shot
 from tests.browser.test_citizen import PHONE, Phone, case_id, open_portal, phone
 from tests.browser.test_mobile import photo as camera_photo
 from tests.helpers import STREET_A, point_in
@@ -39,10 +38,7 @@ def staff(browser: Any, live_server: LiveServer, console: Console) -> Iterator[S
 
     def open_as(username: str, path: str) -> Any:
         on_phone = path.startswith("/m")
-        ctx = browser.new_context(
-            viewport=PHONE if on_phone else VIEWPORT, device_scale_factor=2 if on_phone else 1,
-            is_mobile=on_phone, has_touch=on_phone, locale="zh-CN", timezone_id="Asia/Shanghai",
-        )  # fmt: skip
+        ctx = city_context(browser, phone=on_phone, viewport=PHONE if on_phone else VIEWPORT)
         ctx.set_default_timeout(20_000)
         contexts.append(ctx)
         page = signed_in(ctx, live_server, username, console)
@@ -55,16 +51,7 @@ def staff(browser: Any, live_server: LiveServer, console: Console) -> Iterator[S
 
 
 def read_case(server: LiveServer, cid: int) -> dict[str, Any]:
-    r = httpx.get(f"{server.url}/api/v1/cases/{cid}",
-                  headers={"Authorization": f"Bearer {server.token('leader')}"})  # fmt: skip
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def handler_of(server: LiveServer, department_id: int) -> str:
-    admin = {"Authorization": f"Bearer {server.token('admin')}"}
-    depts = httpx.get(f"{server.url}/api/v1/departments", headers=admin).json()
-    return "handler-" + str(next(d["code"] for d in depts if d["id"] == department_id))
+    return dict(server.call("leader", "GET", f"/api/v1/cases/{cid}"))
 
 
 def console_queue(page: Any, tab: str, cid: int) -> Any:
@@ -151,7 +138,7 @@ def test_citizen_report_to_rating_through_every_screen(
     assert dispatched["department_id"] == proposed["department_id"]
 
     # 6. The department's handler signs for it and reports it done with a photo, on the phone.
-    handler = staff(handler_of(live_server, dispatched["department_id"]), "/m#tasks")
+    handler = staff(live_server.handler_for(cid), "/m#tasks")
     handler.wait_for_selector("#m-app[data-ready='1']")
     mobile_step(handler, cid, "start", "start", lambda: None)
     after = camera_photo(tmp_path / "after.jpg", seed=3)

@@ -23,7 +23,7 @@ import pytest
 
 from cityops.bootstrap import bootstrap
 from tests.browser.conftest import Console, open_console, signed_in
-from tests.browser.server import LiveServer, settings, sign_in
+from tests.browser.server import LiveServer, settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 SENML = {"Content-Type": "application/senml+json"}
@@ -44,14 +44,7 @@ def lifeline_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFact
 
 
 def _post(server: LiveServer, path: str, body: Any, **headers: str) -> httpx.Response:
-    auth = {"Authorization": f"Bearer {server.token('admin')}", **headers}
-    return httpx.post(f"{server.url}{path}", content=orjson.dumps(body), headers=auth)
-
-
-def _get(server: LiveServer, user: str, path: str) -> Any:
-    r = httpx.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {server.token(user)}"})
-    r.raise_for_status()
-    return r.json()
+    return server.request("admin", "POST", path, content=orjson.dumps(body), headers=headers)
 
 
 def raise_red_gas_alarm(server: LiveServer, device: str, background: bool = True) -> dict[
@@ -68,7 +61,7 @@ def raise_red_gas_alarm(server: LiveServer, device: str, background: bool = True
         pack = [{"bn": f"{device}:", "bt": at, "n": "ch4", "u": "%LEL", "v": v}]
         r = _post(server, "/api/v1/telemetry/readings", pack, **SENML)
         assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
-    alarms = _get(server, "commander", "/api/v1/lifeline/alarms?state=open&type=gas_leak")
+    alarms = server.call("commander", "GET", "/api/v1/lifeline/alarms?state=open&type=gas_leak")
     mine = [a for a in alarms["alarms"] if (a["facts"] or {}).get("device") == device]
     assert mine and mine[0]["level"] == 4, alarms
     return dict(mine[0])
@@ -109,7 +102,7 @@ def test_alarm_list_detail_acknowledge_and_clear(
     page.wait_for_selector(".lf-alarm[data-state='cleared']")
     log = page.locator(".lf-log").inner_text()
     assert "已确认" in log and "已解除" in log and "现场检测正常" in log
-    detail = _get(lifeline_server, "commander", f"/api/v1/lifeline/alarms/{alarm['id']}")
+    detail = lifeline_server.call("commander", "GET", f"/api/v1/lifeline/alarms/{alarm['id']}")
     assert detail["state"] == "cleared" and detail["cleared_how"] == "manual"
     page.goto(f"{lifeline_server.url}/console#/lifeline-alarms?state=cleared")
     page.locator(f"#lf-alarms tr[data-id='{alarm['id']}'][data-state='cleared']").wait_for()
@@ -134,7 +127,7 @@ def test_the_case_an_alarm_opened_carries_its_emergency_plan(
     plan.locator(".lf-steps li[data-step='1'] button").click()
     page.locator("#case-lifeline .lf-steps li[data-step='1'].done").wait_for()
     assert "1/6" in page.locator("#case-lifeline .lf-plan__progress").inner_text()
-    steps = _get(lifeline_server, "dispatcher", f"/api/v1/cases/{alarm['case_id']}")
+    steps = lifeline_server.call("dispatcher", "GET", f"/api/v1/cases/{alarm['case_id']}")
     assert steps["lifeline"]["plan"]["steps"][0]["done_by"] == "dispatcher"
     assert console.errors == []
 
@@ -145,9 +138,8 @@ def test_dead_letter_browser_shows_the_reason_and_the_bytes(
     pack = [{"bn": "GHOST-9:", "bt": time.time() - 30, "n": "ch4", "v": 3.5}]
     r = _post(lifeline_server, "/api/v1/telemetry/readings", pack, **SENML)
     assert r.status_code == 422, r.text
-    binary = httpx.post(f"{lifeline_server.url}/api/v1/telemetry/readings", content=b"\xff<b>\x00",
-                        headers={"Authorization": f"Bearer {lifeline_server.token('admin')}",
-                                 **SENML})  # fmt: skip
+    binary = lifeline_server.request("admin", "POST", "/api/v1/telemetry/readings",
+                                     content=b"\xff<b>\x00", headers=SENML)  # fmt: skip
     assert binary.status_code == 422
     page = open_console(context, lifeline_server, console, "admin", "#/lifeline-deadletters")
     ghost = page.locator("#lf-deadletters tr[data-reason='unknown_device']").first
@@ -192,7 +184,7 @@ def test_big_screen_lifeline_layer_counts_and_a_live_alarm(
     page.goto(f"{lifeline_server.url}/screen")
     page.wait_for_selector("#screen[data-ready='1']", state="attached")
     page.wait_for_selector("#live-status[data-state='live']")
-    layer = _get(lifeline_server, "commander", "/api/v1/screen/lifeline/assets")
+    layer = lifeline_server.call("commander", "GET", "/api/v1/screen/lifeline/assets")
     assert int(page.locator("#map").get_attribute("data-lifeline-assets")) == len(
         layer["features"])  # fmt: skip
     assert page.locator("#lifeline-panel").is_visible()
@@ -222,14 +214,11 @@ def test_big_screen_lifeline_layer_counts_and_a_live_alarm(
 def screenshots() -> None:
     """docs/screenshots/lifeline-*.png: a demo city with an hour of sensor traffic and its
     incidents (alarms and their cases), a few dead letters, the big screen and four views."""
-    from playwright.sync_api import sync_playwright
-
     from cityops.demo.load import load_demo
     from cityops.entrypoints.lifeline_workers import demo_backfill
-    from tests.browser.screenshots import shoot
-    from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, add_history
+    from tests.browser.screenshots import shoot_signed_in
+    from tests.browser.server import add_history
 
-    out = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
     with tempfile.TemporaryDirectory() as tmp:
         app = bootstrap(settings(Path(tmp) / "cityops.db"))
         load_demo(app)
@@ -238,7 +227,8 @@ def screenshots() -> None:
         server = LiveServer.start(app)
         try:
             raise_red_gas_alarm(server, "SJ-CH4-0005", background=False)
-            print("lifeline:", _get(server, "commander", "/api/v1/screen/lifeline")["by_level"])
+            screen = server.call("commander", "GET", "/api/v1/screen/lifeline")
+            print("lifeline:", screen["by_level"])
             bad = (
                 [{"bn": "GW9-PT-0001:", "n": "pressure", "u": "MPa", "v": 0.3}],
                 [{"bn": "SJ-GPT-0002:", "n": "pressure", "u": "ppm", "v": 3}],
@@ -247,10 +237,9 @@ def screenshots() -> None:
             for body in bad:  # an unknown device, a wrong unit, bytes that are not JSON
                 for _ in range(2):
                     content = body if isinstance(body, bytes) else orjson.dumps(body)
-                    httpx.post(f"{server.url}/api/v1/telemetry/readings", content=content,
-                               headers={"Authorization": f"Bearer {server.token('admin')}",
-                                        **SENML})  # fmt: skip
-            alarms = _get(server, "commander", "/api/v1/lifeline/alarms?state=open&level=3")
+                    server.request("admin", "POST", "/api/v1/telemetry/readings",
+                                   content=content, headers=SENML)  # fmt: skip
+            alarms = server.call("commander", "GET", "/api/v1/lifeline/alarms?state=open&level=3")
             busy = next((a["id"] for a in alarms["alarms"] if a["case_id"]),
                         alarms["alarms"][0]["id"])  # fmt: skip
             shots = [
@@ -261,17 +250,7 @@ def screenshots() -> None:
                  (1440, 900)),
                 ("lifeline-screen", "commander", "/screen", (1920, 1080)),
             ]  # fmt: skip
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                for name, user, path, (width, height) in shots:
-                    ctx = browser.new_context(viewport={"width": width, "height": height},
-                                              locale="zh-CN",
-                                              timezone_id="Asia/Shanghai")  # fmt: skip
-                    sign_in(ctx, server.token(user), user)
-                    ready = "#screen[data-ready='1']" if path == "/screen" else \
-                        "#console[data-ready='1']"  # fmt: skip
-                    shoot(ctx, f"{server.url}{path}", ready, out / name)
-                browser.close()
+            shoot_signed_in(server, shots)
         finally:
             server.stop()
             app.dispose()

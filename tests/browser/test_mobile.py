@@ -12,14 +12,13 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
 from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow
 from tests.browser.conftest import Console
-from tests.browser.server import LiveServer, sign_in
+from tests.browser.server import LiveServer, city_context, sign_in
 from tests.helpers import STREET_A, point_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -39,42 +38,33 @@ def photo(path: Path, seed: int) -> Path:
     return path
 
 
-def _call(server: LiveServer, user: str, method: str, path: str, **kw: Any) -> Any:
-    r = httpx.request(method, f"{server.url}{path}", timeout=30,
-                      headers={"Authorization": f"Bearer {server.token(user)}"}, **kw)  # fmt: skip
-    assert r.status_code < 300, r.text
-    return r.json()
-
-
 def handled_case(server: LiveServer, key: str = "mobile-check") -> dict[str, Any]:
     """A case in STREET_A taken through to 处置完成, waiting for the inspector's 核查."""
     lon, lat, _ = point_in(STREET_A, seed=zlib.crc32(key.encode()))
     body = {"report_id": key, "category": "E0102", "description": "路边暴露垃圾",
             "location": {"lon": lon, "lat": lat}}  # fmt: skip
-    case_id = _call(server, INSPECTOR, "POST", "/api/v1/intake/inspector", json=body)["case_id"]
-    depts = {d["id"]: d["code"] for d in _call(server, "admin", "GET", "/api/v1/departments")}
+    case_id = server.call(INSPECTOR, "POST", "/api/v1/intake/inspector", json=body)["case_id"]
+    depts = {d["id"]: d["code"] for d in server.call("admin", "GET", "/api/v1/departments")}
     steps = {"reported": ("acceptor", "accept"), "accepted": ("acceptor", "open"),
              "opened": ("dispatcher", "dispatch")}  # fmt: skip
     for _ in range(8):
-        case = _call(server, "admin", "GET", f"/api/v1/cases/{case_id}")
+        case = server.call("admin", "GET", f"/api/v1/cases/{case_id}")
         if case["state"] == "handled":
             return dict(case)
         handler = f"handler-{depts.get(case['department_id'])}"
         steps |= {"dispatched": (handler, "start"), "handling": (handler, "complete")}
         user, action = steps[case["state"]]
-        _call(server, user, "POST", f"/api/v1/cases/{case_id}/actions/{action}",
-              json={"note": "已清理完毕"})  # fmt: skip
+        server.call(user, "POST", f"/api/v1/cases/{case_id}/actions/{action}",
+                    json={"note": "已清理完毕"})  # fmt: skip
     raise AssertionError(f"case {case_id} did not reach handled")
 
 
 @pytest.fixture
 def phone(browser: Any, live_server: LiveServer, console: Console) -> Any:
     lon, lat, _ = point_in(STREET_A, seed=11)
-    ctx = browser.new_context(
-        viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai", is_mobile=True,
-        has_touch=True, geolocation={"longitude": lon, "latitude": lat},
-        permissions=["geolocation"],
-    )  # fmt: skip
+    ctx = city_context(browser, viewport=PHONE, is_mobile=True, has_touch=True,
+                       geolocation={"longitude": lon, "latitude": lat},
+                       permissions=["geolocation"])  # fmt: skip
     ctx.set_default_timeout(20_000)
     sign_in(ctx, live_server.token(INSPECTOR), INSPECTOR, keep=True)
     page = ctx.new_page()
@@ -111,7 +101,7 @@ def test_reports_and_actions_survive_going_offline_and_are_sent_once(
     phone: Any, live_server: LiveServer, console: Console, tmp_path: Path
 ) -> None:
     ctx, page = phone
-    me = _call(live_server, INSPECTOR, "GET", "/api/v1/auth/me")
+    me = live_server.call(INSPECTOR, "GET", "/api/v1/auth/me")
     assert me["scope_code"] == STREET_A
     check = handled_case(live_server)
     page.goto(f"{live_server.url}/m")
@@ -176,7 +166,7 @@ def test_reports_and_actions_survive_going_offline_and_are_sent_once(
         .where(CaseEventRow.case_id == check["id"], CaseEventRow.action == "check_pass")
     )
     assert _count(live_server, passes) == 1
-    assert _call(live_server, "admin", "GET", f"/api/v1/cases/{check['id']}")["state"] == "checked"
+    assert live_server.call("admin", "GET", f"/api/v1/cases/{check['id']}")["state"] == "checked"
     page.wait_for_timeout(6000)  # a retry tick later, still nothing sent twice
     assert _count(live_server, passes) == 1
     assert console.errors == [], (console.errors, page.refused)
@@ -190,8 +180,7 @@ def test_an_action_the_api_refuses_is_marked_failed_with_its_reason(
     page.goto(f"{live_server.url}/m#case/{check['id']}")
     page.wait_for_selector("#case-actions button[data-action='check_fail']")
     # Meanwhile the shift leader passes the check: the inspector's 返工 is now illegal.
-    _call(live_server, "leader", "POST", f"/api/v1/cases/{check['id']}/actions/check_pass",
-          json={})  # fmt: skip
+    live_server.call("leader", "POST", f"/api/v1/cases/{check['id']}/actions/check_pass", json={})
     page.click("#case-actions button[data-action='check_fail']")
     page.click("#a-submit")  # a note is required: nothing is queued without it
     assert page.locator(".m-action-form .form-error").inner_text() == "请填写说明"
@@ -202,7 +191,7 @@ def test_an_action_the_api_refuses_is_marked_failed_with_its_reason(
     failed.wait_for()
     reason = failed.locator(".m-out__error").inner_text()
     assert reason and " / " not in reason  # the API's message, in the user's language
-    assert _call(live_server, "admin", "GET", f"/api/v1/cases/{check['id']}")["state"] == "checked"
+    assert live_server.call("admin", "GET", f"/api/v1/cases/{check['id']}")["state"] == "checked"
     failed.locator("button", has_text="删除").click()
     page.locator("dialog.m-sheet .m-btn-danger").click()
     page.wait_for_selector("#outbox-list", state="detached")

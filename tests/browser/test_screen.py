@@ -5,7 +5,6 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.browser.conftest import Console, signed_in
@@ -33,10 +32,7 @@ def _report(live_server: LiveServer, source: str) -> dict[str, Any]:
     lon, lat, _ = point_in(STREET_A, seed=zlib.crc32(source.encode()))
     body = {"client_request_id": source, "category": "E0102", "description": "小区门口暴露垃圾",
             "location": {"lon": lon, "lat": lat}}  # fmt: skip
-    r = httpx.post(f"{live_server.url}/api/v1/intake/citizen", json=body,
-                   headers={"Authorization": f"Bearer {live_server.token('citizen')}"})  # fmt: skip
-    assert r.status_code == 201, r.text
-    return dict(r.json())
+    return dict(live_server.call("citizen", "POST", "/api/v1/intake/citizen", json=body))
 
 
 def test_screen_renders_map_and_charts_without_console_errors(
@@ -51,13 +47,10 @@ def test_screen_renders_map_and_charts_without_console_errors(
     for selector in CHARTS:
         box = page.locator(f"{selector} canvas").first.bounding_box()
         assert box and box["width"] > 200 and box["height"] > 100, selector
-    overview = httpx.get(
-        f"{live_server.url}/api/v1/screen/overview",
-        headers={"Authorization": f"Bearer {live_server.token('commander')}"},
-    )
+    overview = live_server.call("commander", "GET", "/api/v1/screen/overview")
     page.wait_for_function(  # the count-up animation settles on the server's figure
         "n => document.querySelector(\"[data-kpi='reported'] .kpi__value\").textContent == n",
-        arg=str(overview.json()["today"]["reported"]),
+        arg=str(overview["today"]["reported"]),
     )
     page.locator("#ranking tr").first.wait_for()  # the ranking arrives after the rest
     assert page.locator("#hot-grids li").count() > 0

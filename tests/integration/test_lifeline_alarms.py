@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from cityops.adapters.db.alarm_models import AlarmRow
 from cityops.adapters.db.lifeline_models import LifelineAssetRow, LifelineDeviceRow
-from cityops.bootstrap import App
+from cityops.bootstrap import App, bootstrap
 from cityops.service.telemetry import RawMessage, telemetry
 from tests.conftest import Clock
 from tests.helpers import Api
@@ -137,3 +137,44 @@ def test_rule_state_survives_a_restart(app: App, clock: Clock) -> None:
     telemetry(app).ingestor.listeners[:] = [fresh]
     _send(app, WELL, "ch4", 30.0, "%LEL")  # with the window restored, a lone jump is a spike
     assert _alarms(app) == [] and fresh.spikes == 1
+
+
+def test_a_new_rule_set_version_reaches_the_engine_of_another_process(
+    app: App, clock: Clock
+) -> None:
+    """PUT /lifeline/rules runs in the API process; the worker (or ingest child) that sees the
+    readings is another App on the same database and must pick the new version up."""
+    from cityops.service.lifeline import rulesets
+
+    worker = bootstrap(app.settings.model_copy(update={"lifeline_rules_check_s": 3600}),
+                       clock=clock)  # fmt: skip
+    try:
+        engine = telemetry(worker).alarms
+        assert engine is not None
+        _send(worker, WELL, "ch4", 1.0, "%LEL")
+        assert engine.version == 0 and "offline" in {r.id for r in engine.ruleset.rules}
+        content = rulesets.default_content()
+        content["rules"] = [r for r in content["rules"] if r["id"] != "offline"]
+        r = Api(app).client.put("/api/v1/lifeline/rules", json=content,
+                                headers=Api(app).headers("admin"))  # fmt: skip
+        assert r.status_code == 200 and r.json()["version"] == 1, r.text
+        reads: list[str] = []  # the worker's statements on the rule sets
+
+        def spy(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+            if "lifeline_rule_sets" in statement:
+                reads.append(statement)
+
+        event.listen(worker.engine, "before_cursor_execute", spy)
+        for v in (1.1, 1.0, 1.2):  # within the check interval: no query per batch
+            clock.advance(minutes=1)
+            _send(worker, WELL, "ch4", v, "%LEL")
+        assert reads == [] and engine.version == 0
+        # The interval has passed (as if an hour went by):
+        worker.settings = worker.settings.model_copy(update={"lifeline_rules_check_s": 0})
+        clock.advance(minutes=1)
+        _send(worker, WELL, "ch4", 1.1, "%LEL")
+        assert len(reads) == 2 and engine.version == 1  # the version, then the new content
+        assert "offline" not in {r.id for r in engine.ruleset.rules}
+    finally:
+        telemetry(worker).close()
+        worker.dispose()

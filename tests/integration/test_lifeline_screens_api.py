@@ -71,6 +71,9 @@ def test_screen_figures_layer_detail_and_live_events(app: App, clock: Clock) -> 
     assert raised.payload["department_id"] is not None
     listed = api.get("commander", "/api/v1/lifeline/alarms?state=open").json()
     assert listed["total"] == 1
+    assert listed["open_by_level"] == {"1": 0, "2": 0, "3": 0, "4": 1}  # the console's tally
+    filtered = api.get("commander", "/api/v1/lifeline/alarms?state=cleared").json()
+    assert filtered["total"] == 0 and filtered["open_by_level"]["4"] == 1  # whatever the filter
     alarm_id = listed["alarms"][0]["id"]
     detail = api.get("commander", f"/api/v1/lifeline/alarms/{alarm_id}").json()
     assert detail["case"]["id"] == detail["case_id"] and detail["case"]["case_no"]

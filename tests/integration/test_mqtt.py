@@ -17,11 +17,13 @@ import pytest
 from sqlalchemy import func, select
 
 from cityops.adapters.db.lifeline_models import DeadLetterRow, ReadingRow
-from cityops.adapters.mqtt import MqttConfig, MqttConsumer, Publisher
+from cityops.adapters.mqtt import MqttConfig, Publisher
+from cityops.adapters.mqtt_consumer import MqttConsumer
 from cityops.bootstrap import App
 from cityops.service.telemetry import RawMessage, telemetry
 from cityops.service.telemetry.pipeline import TelemetryPipeline
 from tests.conftest import _service_or_skip
+from tests.helpers import wait_until
 
 HOST, PORT = "127.0.0.1", 1883
 GAS, WATER = "SJ-GPT-0001", "SJ-WP-0001"  # pressure in MPa every 60 s
@@ -44,12 +46,6 @@ def _readings(app: App) -> int:
     with app.reads() as s:
         return s.scalar(select(func.count()).select_from(ReadingRow)) or 0
 
-
-def _wait(what: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not what():
-        assert time.monotonic() < deadline, f"timed out: {what.__doc__ or what}"
-        time.sleep(0.05)
 
 
 def _consumer(app: App, cfg: MqttConfig, submit: Callable[..., bool] | None = None
@@ -86,7 +82,7 @@ def test_senml_and_json_by_topic_and_a_dead_letter_named_by_its_topic(
             pub.publish(f"{p}/gw-gas", orjson.dumps([{"bn": f"{GAS}:", "bt": t + 120,
                                                       "n": "pressure", "v": 0.29}]), "")
             pub.publish(f"{p}/gw-gas/{GAS}", b"{not json")
-        _wait(lambda: _readings(app) == 4 and telemetry(app).pipeline().stats.batches > 0
+        wait_until(lambda: _readings(app) == 4 and telemetry(app).pipeline().stats.batches > 0
               and consumer.stats.acked == 4)  # fmt: skip
     finally:
         consumer.stop(drain=telemetry(app).pipeline().drain)
@@ -103,11 +99,10 @@ def test_senml_and_json_by_topic_and_a_dead_letter_named_by_its_topic(
 def _kill(consumer: MqttConsumer) -> None:
     """Drop the connection as a crash would: no DISCONNECT, no more acks."""
     consumer._closing.set()
-    consumer.client.loop_stop()
-    sock = consumer.client.socket()
+    sock = consumer._sock
     assert isinstance(sock, socket.socket)
-    sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
+    sock.shutdown(socket.SHUT_RDWR)  # the broker sees the connection end, not a DISCONNECT
+    consumer.stop()
 
 
 def test_a_consumer_killed_before_acknowledging_gets_everything_again_stored_once(
@@ -129,14 +124,14 @@ def test_a_consumer_killed_before_acknowledging_gets_everything_again_stored_onc
     with Publisher(broker, f"{broker.client_id}-pub") as pub:
         for payload in _pressure(app, 30):
             pub.publish(topic, payload)
-    _wait(lambda: len(taken) >= 30 and pipeline.drain(5))
+    wait_until(lambda: len(taken) >= 30 and pipeline.drain(5))
     assert _readings(app) == 10
     _kill(first)
 
     second = _consumer(app, broker)  # the same client id: the session is resumed
     try:
         assert second.stats.session_present
-        _wait(lambda: _readings(app) == 30 and second.stats.acked == 30)
+        wait_until(lambda: _readings(app) == 30 and second.stats.acked == 30)
     finally:
         stats = telemetry(app).pipeline().stats
         second.stop(drain=pipeline.drain)
@@ -169,7 +164,7 @@ def test_a_tiny_pipeline_queue_holds_the_broker_back_and_loses_nothing(
         with Publisher(broker, f"{broker.client_id}-pub") as pub:
             for payload in _pressure(app, 150):
                 pub.publish(f"{broker.topic_prefix}/gw-gas/{GAS}", payload)
-        _wait(lambda: _readings(app) == 150 and consumer.stats.acked == 150, 60)
+        wait_until(lambda: _readings(app) == 150 and consumer.stats.acked == 150, 60)
     finally:
         consumer.stop(drain=pipeline.drain)
         pipeline.stop()

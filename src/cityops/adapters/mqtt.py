@@ -1,4 +1,4 @@
-"""MQTT ingestion (issue 5 §2): a QoS 1 consumer of a real broker feeding the telemetry pipeline.
+"""MQTT for telemetry (issue 5 §2): the topic layout, the broker's configuration, a publisher.
 
 Topic layout (docs/lifeline.md "MQTT"), under the prefix ``cityops/v1/telemetry``:
 
@@ -11,45 +11,28 @@ Topic layout (docs/lifeline.md "MQTT"), under the prefix ``cityops/v1/telemetry`
 The content type comes from the MQTT v5 ``Content Type`` property, else the topic suffix,
 else the payload's shape decides. The dead-letter source is ``mqtt:{topic}``.
 
-Delivery: MQTT v5, a persistent session (clean start false, a session expiry, a fixed client
-id), QoS 1, and MANUAL acknowledgement — a PUBACK is sent only after the pipeline committed
-the batch holding the message, so a crash or a disconnect before that makes the broker
-redeliver (storage is idempotent on (device, metric, ts), so a redelivery is harmless) and
-nothing acknowledged is ever lost. The client's *receive maximum* is the window: the broker
-sends at most that many unacknowledged messages, which bounds memory however far the broker's
-queue has grown; when the pipeline's own byte-bounded queue is full, ``submit`` blocks the
-network thread (TCP backpressure) until a batch commits. Acks are tagged with the connection
-they belong to: after a reconnect a late ack for an old packet id is dropped (the broker
-redelivers that message and it is acknowledged then), never sent for a different message.
+The consumer is adapters/mqtt_consumer.py (its own lean MQTT v5 reader, adapters/
+mqtt_wire.py); the publisher here (the simulator's ``--mqtt`` mode, the benchmark's pre-load)
+and the benchmark's bare peer use paho.
 """
 
 from __future__ import annotations
 
-import logging
 import ssl
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, NamedTuple, cast
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from cityops.service.telemetry.decode import JSON, SENML, RawMessage
-
-log = logging.getLogger(__name__)
+from cityops.service.telemetry.decode import JSON, SENML
 
 TOPIC_PREFIX = "cityops/v1/telemetry"
 FORMATS = {"senml": SENML, "json": JSON}
-Ack = Callable[[], None]
-Submit = Callable[..., bool]  # TelemetryPipeline.submit(message, ack, *, timeout=…)
-TOPIC_CACHE = 100_000  # parsed topics kept (one per device); cleared when full
 
 
 class Topic(NamedTuple):
@@ -83,6 +66,7 @@ class MqttConfig:
     host: str
     port: int = 1883
     tls: bool = False
+    ca_file: str | None = None  # TLS: the CA of the broker's certificate (else the system's)
     username: str | None = None
     password: str | None = None
     client_id: str = "cityops-ingest"
@@ -106,6 +90,11 @@ class MqttConfig:
         )  # fmt: skip
 
 
+def tls_context(cfg: MqttConfig) -> ssl.SSLContext:
+    """Verifies the broker's certificate and host name, against ``ca_file`` when given."""
+    return ssl.create_default_context(cafile=cfg.ca_file)
+
+
 def new_client(cfg: MqttConfig, client_id: str, *, manual_ack: bool) -> mqtt.Client:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5,
@@ -114,7 +103,7 @@ def new_client(cfg: MqttConfig, client_id: str, *, manual_ack: bool) -> mqtt.Cli
     if cfg.username is not None:
         client.username_pw_set(cfg.username, cfg.password)
     if cfg.tls:
-        client.tls_set_context(ssl.create_default_context())
+        client.tls_set_context(tls_context(cfg))
     client.reconnect_delay_set(min_delay=1, max_delay=60)  # backoff, doubling
     return client
 
@@ -128,128 +117,6 @@ def connect_properties(cfg: MqttConfig) -> Properties:
     props.SessionExpiryInterval = cfg.session_expiry_s
     props.ReceiveMaximum = cfg.receive_maximum
     return props
-
-
-@dataclass(slots=True)
-class ConsumerStats:
-    received: int = 0
-    submitted: int = 0
-    acked: int = 0
-    stale_acks: int = 0  # acks dropped because the connection they belonged to is gone
-    connects: int = 0
-    disconnects: int = 0
-    session_present: bool = False
-    errors: list[str] = field(default_factory=list)
-
-
-class MqttConsumer:
-    """Subscribes with QoS 1 and hands every message to ``submit`` (the telemetry pipeline)."""
-
-    def __init__(self, cfg: MqttConfig, submit: Submit, clock: Callable[[], float] = time.time):
-        self.cfg = cfg
-        self._submit = submit
-        self._clock = clock
-        self._generation = 0
-        self._closing = threading.Event()
-        self.connected = threading.Event()
-        self.subscribed = threading.Event()  # the subscription of this connection is granted
-        self.stats = ConsumerStats()
-        self._topics: dict[str, tuple[str, Topic]] = {}  # topic → (dead-letter source, parsed)
-        self.client = new_client(cfg, cfg.client_id, manual_ack=True)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = self._on_subscribe
-
-    def start(self) -> None:
-        """Connect in the background (retrying with backoff) and start paho's network thread.
-
-        Acks must come from other threads (the pipeline's), which paho only allows safely
-        with its own loop thread (``loop_start``): they are queued and written by it.
-        """
-        self.client.connect_async(
-            self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s, clean_start=False,
-            properties=connect_properties(self.cfg),
-        )  # fmt: skip
-        self.client.loop_start()
-
-    def stop(self, drain: Callable[[], object] | None = None, linger_s: float = 0.5) -> None:
-        """Stop taking messages; let ``drain`` (the pipeline's) write and ack what was taken;
-        then disconnect. What was not acked is redelivered to the next session."""
-        self._closing.set()
-        if drain is not None:
-            drain()
-            time.sleep(linger_s)  # the loop thread writes the last PUBACKs
-        self.client.disconnect()
-        self.client.loop_stop()
-
-    # ------------------------------------------------------------------ callbacks
-
-    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any,
-                    _p: Any) -> None:  # fmt: skip
-        if reason.is_failure:
-            self.stats.errors.append(f"connect refused: {reason}")
-            log.error("MQTT broker %s:%s refused the connection: %s", self.cfg.host,
-                      self.cfg.port, reason)  # fmt: skip
-            return
-        self._generation += 1
-        self.stats.connects += 1
-        self.stats.session_present = bool(flags.session_present)
-        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
-        client.subscribe(self.cfg.topic_filter, options=options)
-        log.info("MQTT connected to %s:%s as %s (session present: %s), subscribed to %s",
-                 self.cfg.host, self.cfg.port, self.cfg.client_id, flags.session_present,
-                 self.cfg.topic_filter)  # fmt: skip
-        self.connected.set()
-
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: int, reasons: list[Any],
-                      _p: Any) -> None:  # fmt: skip
-        if any(r.is_failure for r in reasons):
-            self.stats.errors.append(f"subscription refused: {reasons}")
-            log.error("MQTT subscription to %s refused: %s", self.cfg.topic_filter, reasons)
-            return
-        self.subscribed.set()
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._generation += 1  # acks still to come belong to the old connection
-        self.stats.disconnects += 1
-        self.connected.clear()
-        self.subscribed.clear()
-        if not self._closing.is_set():
-            log.warning("MQTT disconnected (%s); reconnecting with backoff", reason)
-
-    def _on_message(self, client: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        """Only wrap the bytes and queue them: this runs in paho's network thread, which
-        must keep reading (decoding, storing and acking happen in the pipeline)."""
-        self.stats.received += 1
-        if self._closing.is_set():
-            return  # not acked: the broker keeps it for the next session
-        topic = message.topic
-        where = self._topics.get(topic)
-        if where is None:
-            if len(self._topics) >= TOPIC_CACHE:
-                self._topics.clear()
-            where = self._topics[topic] = (f"mqtt:{topic}",
-                                           parse_topic(topic, self.cfg.topic_prefix))  # fmt: skip
-        props = message.properties
-        ctype = getattr(props, "ContentType", None) if props is not None else None
-        payload = cast(bytes, message.payload)  # paho hands bytes
-        raw = RawMessage(where[0], payload, self._clock(), ctype or where[1].content_type,
-                         where[1].device)  # fmt: skip
-        ack: Ack | None = None
-        if message.qos:
-            ack = partial(self._ack, message.mid, message.qos, self._generation)
-        while not self._submit(raw, ack, timeout=1.0):  # full: hold the network thread
-            if self._closing.is_set():
-                return
-        self.stats.submitted += 1
-
-    def _ack(self, mid: int, qos: int, generation: int) -> None:
-        if generation != self._generation:
-            self.stats.stale_acks += 1
-            return
-        self.client.ack(mid, qos)
-        self.stats.acked += 1
 
 
 class Publisher:

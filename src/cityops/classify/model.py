@@ -149,19 +149,47 @@ def _embedding_scores(members: _Members, e: Array, n_classes: int) -> Array:
     return z
 
 
-def _mix(
+@dataclass(frozen=True)
+class _Scores:
+    """A batch as every member scored it, once: the mix, the explanations and the SVM margins
+    all read these rather than scoring the texts again (the intake hot path)."""
+
+    mixed: Array
+    margins: Array  # the SVM's raw one-vs-rest scores, one column per class
+    spread: list[Array]  # per linear member: each row's std over classes, as the mix divided
+    embedding: Array | None  # the embedding member's part of the final score (share × z)
+
+
+def _linear_scores(members: _Members, x: Any, n_classes: int) -> list[tuple[Array, Array, Array]]:
+    """Per linear member: raw class scores of the rows ``x``, row-standardised, row spreads."""
+    out = []
+    for w, b in _linear(members, n_classes):
+        raw = np.asarray(x @ w.T) + b
+        z, _, std = standardise_rows(raw)
+        out.append((raw, z, std))
+    return out
+
+
+def _score(
     members: _Members, x: Any, e: Array | None, n_classes: int, config: ClassifierConfig
-) -> Array:
-    parts = _linear(members, n_classes)
+) -> _Scores:
+    scored = _linear_scores(members, x, n_classes)
     total = np.zeros((x.shape[0], n_classes))
-    for (w, b), share in zip(parts, members.linear_shares(config), strict=True):
-        z, _, _ = standardise_rows(np.asarray(x @ w.T) + b)
+    for (_, z, _), share in zip(scored, members.linear_shares(config), strict=True):
         total += share * z
+    part = None
     if members.emb is not None:
         if e is None:
             raise RuntimeError("the model has an embedding member but got no embeddings")
-        total += members.embedding_share(config) * _embedding_scores(members, e, n_classes)
-    return total
+        part = members.embedding_share(config) * _embedding_scores(members, e, n_classes)
+        total += part
+    return _Scores(total, scored[0][0], [std for _, _, std in scored], part)
+
+
+def _mix(
+    members: _Members, x: Any, e: Array | None, n_classes: int, config: ClassifierConfig
+) -> Array:
+    return _score(members, x, e, n_classes, config).mixed
 
 
 @dataclass(frozen=True)
@@ -307,11 +335,12 @@ class TextClassifier:
         cover the sparse (TF-IDF) part of the score exactly; what the sentence embedding adds
         is one number for the whole text, :meth:`explain_embedding`.
         """
-        featurizer, _ = self._ready()
+        featurizer, members = self._ready()
         if label not in self.classes:
             raise KeyError(f"unknown label {label!r}")
         x = featurizer.transform([text])
-        return self._explain_rows(x, [self.classes.index(label)], n)[0]
+        spread = [std for _, _, std in _linear_scores(members, x, len(self.classes))]
+        return self._explain_rows(x, [self.classes.index(label)], n, spread)[0]
 
     def explain_embedding(self, text: str, label: str) -> float:
         """What the sentence-embedding member adds to ``label``'s final score for ``text``.
@@ -329,27 +358,29 @@ class TextClassifier:
         share = members.embedding_share(self.config)
         return round(share * float(z[0, self.classes.index(label)]), 4)
 
-    def _explain_rows(self, x: Any, labels: Sequence[int], n: int) -> list[list[tuple[str, float]]]:
+    def _explain_rows(
+        self, x: Any, labels: Sequence[int], n: int, spread: Sequence[Array]
+    ) -> list[list[tuple[str, float]]]:
         """The ``n`` words that pushed each row towards its label most, for the whole batch.
 
-        Vectorised over the batch's non-zeros (the intake hot path): each non-zero's pull
-        towards its row's label, per member, is summed per surface term (a word can be a
-        column of several blocks), then the positive ones are ranked within each row.
+        ``spread`` holds each linear member's per-row spread of class scores (``_Scores``),
+        which the mix divided by. Vectorised over the batch's non-zeros (the intake hot path):
+        each non-zero's pull towards its row's label, per member, is summed per surface term (a
+        word can be a column of several blocks), then the positive ones are ranked within each
+        row.
         """
-        _, members = self._ready()
+        featurizer, members = self._ready()
         shares = members.linear_shares(self.config)
-        linear = _linear(members, len(self.classes))
         if self._explainer is None:
             if self._terms is None:
-                self._terms = self._ready()[0].terms()
-            self._explainer = _Explainer.of(self._terms, linear)
+                self._terms = featurizer.terms()
+            self._explainer = _Explainer.of(self._terms, _linear(members, len(self.classes)))
         explainer = self._explainer
         rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
         label_of = np.asarray(labels, dtype=np.int64)[rows]
         contribution = np.zeros(len(x.data))
-        for (w, b), centred, share in zip(linear, explainer.centred, shares, strict=True):
-            std = np.asarray(x @ w.T + b).std(axis=1) + 1e-12  # per-row spread of class scores
-            contribution += share * x.data * centred[label_of, x.indices] / std[rows]
+        for centred, std, share in zip(explainer.centred, spread, shares, strict=True):
+            contribution += share * x.data * centred[label_of, x.indices] / std[rows, 0]
         term = explainer.term_ids[x.indices]
         keep = term >= 0
         # Sum per (row, term), keep the positive sums, rank within each row.
@@ -383,21 +414,17 @@ class TextClassifier:
         if not texts:
             return []
         x = featurizer.transform(texts)
-        e = self._embed(texts)
-        proba = softmax(_mix(members, x, e, len(self.classes), self.config), self.temperature)
+        scored = _score(members, x, self._embed(texts), len(self.classes), self.config)
+        proba = softmax(scored.mixed, self.temperature)
         k = max(1, min(k, len(self.classes)))
         order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
-        explained = self._explain_rows(x, [int(idx[0]) for idx in order], n_explain)
-        margins = _margins(members.svc.decision_function(x), len(self.classes))
-        if e is not None:
-            parts = members.embedding_share(self.config) * _embedding_scores(
-                members, e, len(self.classes)
-            )
-        else:
+        explained = self._explain_rows(x, order[:, 0].tolist(), n_explain, scored.spread)
+        parts = scored.embedding
+        if parts is None:
             parts = np.zeros((len(texts), len(self.classes)))
         decisions = []
         for row, idx, why, margin, part in zip(
-            proba, order, explained, margins, parts, strict=True
+            proba, order, explained, scored.margins, parts, strict=True
         ):
             top = [Suggestion(self.classes[j], float(row[j])) for j in idx]
             best, claim = top[0], float(margin[idx[0]])

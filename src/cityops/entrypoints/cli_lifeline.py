@@ -36,6 +36,7 @@ def register(cli: typer.Typer, app: Callable[[], App]) -> None:
         except ValueError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
+        telemetry(application).as_mqtt_worker()  # its rule state is its own, not the API's
         stop = _until_signalled()
         consumer = start_consumer(application, cfg)
         typer.echo(f"consuming {cfg.topic_filter} from {cfg.host}:{cfg.port} as {cfg.client_id} "

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from cityops.adapters.mqtt import MqttConfig, MqttConsumer
+from cityops.adapters.mqtt import MqttConfig
+from cityops.adapters.mqtt_consumer import MqttConsumer
 from cityops.bootstrap import App
 from cityops.config import Settings
 from cityops.demo.lifeline_sim import LifelineSim, SimMessage
@@ -34,6 +35,7 @@ def mqtt_config(settings: Settings, url: str | None = None) -> MqttConfig:
         topic_filter=settings.mqtt_topic_filter or f"{prefix}/#",
         receive_maximum=settings.mqtt_receive_maximum,
         session_expiry_s=settings.mqtt_session_expiry_s, keepalive_s=settings.mqtt_keepalive_s,
+        ca_file=settings.mqtt_ca_file,
     )  # fmt: skip
 
 

@@ -74,6 +74,8 @@ class Submitted:
     state: str
     created: bool  # False: the idempotency key was seen before, or the report was merged
     merged: bool = False  # the report joined an open case about the same problem (并案)
+    # The report the idempotency key names (the citizen portal's tracking code is its HMAC).
+    report_id: int = field(kw_only=True)
 
 
 def _check_category(snap: Snapshot, key: str | None) -> None:
@@ -183,10 +185,11 @@ def submit(app: App, report: ReportInput, principal: Principal) -> Submitted:
             if match is not None and match.score >= DEFAULT_POLICY.merge_at:
                 result, events = _merge(session, match, report, principal, now)
             else:
-                [case], events = _insert_cases(
+                [(case, report_id)], events = _insert_cases(
                     session, snap, [(report, place, match, decided)], principal, now, app
                 )
-                result = Submitted(case.id, case.case_no or "", case.state, True)
+                result = Submitted(case.id, case.case_no or "", case.state, True,
+                                   report_id=report_id)  # fmt: skip
     except IntegrityError:
         # Another request with the same key won the race; answer with its case.
         with app.reads() as session:
@@ -265,13 +268,15 @@ def submit_batch(
         items = [(decided[i][0], places[i], matches[i], decided[i][1]) for i in order]
         cases, created = _insert_cases(session, snap, items, principal, now, app)
         events += created
-        for i, case in zip(order, cases, strict=True):
-            results[i] = Submitted(case.id, case.case_no or "", case.state, True)
+        for i, (case, report_id) in zip(order, cases, strict=True):
+            results[i] = Submitted(case.id, case.case_no or "", case.state, True,
+                                   report_id=report_id)  # fmt: skip
     for i in places:
         if results[i] is None:  # a repeat of a key that is new in this very batch
             first = results[fresh[(reports[i].channel.value, reports[i].source_id)]]
             assert isinstance(first, Submitted)
-            results[i] = Submitted(first.case_id, first.case_no, first.state, False)
+            results[i] = Submitted(first.case_id, first.case_no, first.state, False,
+                                   report_id=first.report_id)  # fmt: skip
     _publish(app, now, events)
     return [r for r in results if r is not None]
 
@@ -300,9 +305,12 @@ def _report_values(report: ReportInput, now: datetime) -> dict[str, Any]:
 def _merge(
     session: Session, match: Match, report: ReportInput, principal: Principal, now: datetime
 ) -> tuple[Submitted, list[tuple[str, dict[str, Any]]]]:
-    case = attach_report(session, match, _report_values(report, now), principal, now,
-                         report.media)  # fmt: skip
-    result = Submitted(case.id, case.case_no or "", case.state, created=False, merged=True)
+    [report_id] = allocate_ids(session, _REPORTS, 1)
+    case = attach_report(session, match, {**_report_values(report, now), "id": report_id},
+                         principal, now, report.media)  # fmt: skip
+    session.flush()  # on SQLite the next allocation is max(id) + 1: it must see this report
+    result = Submitted(case.id, case.case_no or "", case.state, created=False, merged=True,
+                       report_id=report_id)  # fmt: skip
     payload = {"case_id": case.id, "case_no": case.case_no, "channel": report.channel.value,
                **match.as_dict()}  # fmt: skip
     return result, [("ReportMerged", payload)]
@@ -315,7 +323,7 @@ def _publish(app: App, now: datetime, events: list[tuple[str, dict[str, Any]]]) 
 
 # Built once: constructing a statement costs more than running it on this hot path.
 _KNOWN = (
-    select(ReportRow.source_id, CaseRow.id, CaseRow.case_no, CaseRow.state)
+    select(ReportRow.source_id, CaseRow.id, CaseRow.case_no, CaseRow.state, ReportRow.id)
     .join(CaseRow, ReportRow.case_id == CaseRow.id)
     .where(
         ReportRow.channel == bindparam("channel"),
@@ -331,10 +339,11 @@ def _known(session: Session, reports: list[ReportInput]) -> dict[tuple[str, str]
     conn = session.connection()
     for channel in {c for c, _ in keys}:
         ids = [sid for c, sid in keys if c == channel]
-        for source_id, case_id, case_no, state in conn.execute(
+        for source_id, case_id, case_no, state, report_id in conn.execute(
             _KNOWN, {"channel": channel, "ids": ids}
         ):
-            found[(channel, source_id)] = Submitted(case_id, case_no or "", state, False)
+            found[(channel, source_id)] = Submitted(case_id, case_no or "", state, False,
+                                                    report_id=report_id)  # fmt: skip
     return found
 
 
@@ -405,19 +414,23 @@ def _insert_cases(
     principal: Principal,
     now: datetime,
     app: App,
-) -> tuple[list[CaseRow], list[tuple[str, dict[str, Any]]]]:
-    """Insert the cases, their reports and first events with a few multi-row statements.
+) -> tuple[list[tuple[CaseRow, int]], list[tuple[str, dict[str, Any]]]]:
+    """Insert the cases, their reports and first events with a few multi-row statements;
+    answer each case with its report's id.
 
     This is the intake hot path, so it writes through the Core instead of the ORM unit of
-    work; ids are allocated first so each case's number is known before it is written.
+    work; ids are allocated first so each case's number is known before it is written (and
+    each report's, which the caller answers with).
     """
     if not items:  # an empty executemany would insert one row of NULLs
         return [], []
     tz = app.settings.tz
     ids = allocate_ids(session, _CASES, len(items))
+    report_ids = allocate_ids(session, _REPORTS, len(items))
     drafts: list[CaseDraft] = []
     reports, events, published = [], [], []
-    for case_id, (report, place, match, decided) in zip(ids, items, strict=True):
+    for case_id, report_id, (report, place, match, decided) in zip(ids, report_ids, items,
+                                                                   strict=True):  # fmt: skip
         draft = _new_case(snap, report, place, decided, now)
         case = draft.row()
         suggestion = None
@@ -431,7 +444,7 @@ def _insert_cases(
         deadlines.start_stage(case, snap, now)
         case.event_seq = 1
         drafts.append(draft)
-        reports.append({**_report_values(report, now), "case_id": case_id})
+        reports.append({**_report_values(report, now), "id": report_id, "case_id": case_id})
         events.append({
             "case_id": case_id, "seq": 1, "action": "submit", "from_state": None,
             "to_state": case.state, "at": now, "actor_id": principal.user_id,
@@ -457,7 +470,7 @@ def _insert_cases(
         published += fast
         for case_id, state in states.items():
             urgent[case_id].state = state
-    return cases, published
+    return list(zip(cases, report_ids, strict=True)), published
 
 
 def _fast_track(

@@ -111,14 +111,7 @@ def submit(app: App, fields: dict[str, Any], key: str, raw: str) -> dict[str, An
         reporter_phone=fields.get("phone"), extra={"portal": True},
     )  # fmt: skip
     result = intake.submit(app, report, PORTAL)
-    with app.reads() as s:
-        report_id = s.scalar(
-            select(ReportRow.id).where(
-                ReportRow.channel == Channel.CITIZEN.value, ReportRow.source_id == source_id
-            )
-        )
-    assert report_id is not None
-    code = tracking_code(app, report_id)
+    code = tracking_code(app, result.report_id)
     return {"case_no": result.case_no, "state": result.state, "created": result.created,
             "merged": result.merged, "tracking_code": code}  # fmt: skip
 

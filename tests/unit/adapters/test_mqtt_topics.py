@@ -41,3 +41,16 @@ def test_broker_urls() -> None:
     assert (t.port, t.tls, t.username, t.password) == (8883, True, "ops", "p@ss")
     with pytest.raises(ValueError, match="not an MQTT URL"):
         MqttConfig.from_url("http://broker")
+
+
+def test_the_settings_name_the_broker_its_ca_and_the_window() -> None:
+    from cityops.config import Settings
+    from cityops.entrypoints.lifeline_workers import mqtt_config
+
+    cfg = mqtt_config(Settings(mqtt_url="mqtts://ingest:pw@broker.city.local",
+                               mqtt_ca_file="/etc/cityops/city-ca.pem",
+                               mqtt_receive_maximum=300))  # fmt: skip
+    assert (cfg.host, cfg.port, cfg.tls) == ("broker.city.local", 8883, True)
+    assert (cfg.username, cfg.password) == ("ingest", "pw")
+    assert cfg.ca_file == "/etc/cityops/city-ca.pem" and cfg.receive_maximum == 300
+    assert cfg.topic_filter == "cityops/v1/telemetry/#"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 
@@ -103,6 +104,9 @@ class _SecondProcess:
         self.sent.append(list(messages))
         self.most_in_flight = max(self.most_in_flight, len(self.sent))
 
+    def poll(self, timeout: float) -> bool:
+        return bool(self.sent)  # answers are ready at once
+
     def receive(self) -> IngestResult:
         batch = self.sent.popleft()
         if self.fail:
@@ -138,5 +142,90 @@ def test_a_second_process_gets_the_next_batch_early_and_acks_still_follow_its_co
     finally:
         p.stop()
     assert ingest.most_in_flight == 2
-    assert sorted(acks) == list(range(40)) and early == []
+    assert acks == list(range(40)) and early == []  # in order: MQTT wants PUBACKs in order
     assert p.stats.failures == 2 and p.stats.accepted == 40 and p.stats.queued_bytes == 0
+
+
+class _BusyProcess(_SecondProcess):
+    """A second process still writing its batch until ``answer`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = threading.Event()
+
+    def poll(self, timeout: float) -> bool:
+        return self.answer.wait(timeout)
+
+    def receive(self) -> IngestResult:
+        self.answer.wait()
+        return super().receive()
+
+
+def test_a_batch_that_fills_while_the_process_writes_is_sent_at_once() -> None:
+    """Waiting only for the answer would leave the process idle between batches."""
+    ingest = _BusyProcess()
+    acks: list[int] = []
+    p = TelemetryPipeline(ingest, max_bytes=100_000, batch_messages=5, batch_wait_s=0.01)
+    p.start()
+    try:
+        for i in range(5):
+            p.submit(_msg(i), lambda i=i: acks.append(i))
+        deadline = time.monotonic() + 10
+        while not ingest.sent and time.monotonic() < deadline:
+            time.sleep(0.005)
+        for i in range(5, 10):  # the next batch fills while the first is being written
+            p.submit(_msg(i), lambda i=i: acks.append(i))
+        while ingest.most_in_flight < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert ingest.most_in_flight == 2 and acks == []  # sent ahead, nothing acked yet
+        ingest.answer.set()
+        assert p.drain(10)
+    finally:
+        p.stop()
+    assert sorted(acks) == list(range(10)) and p.stats.accepted == 10
+
+
+def test_while_a_message_can_be_neither_stored_nor_dead_lettered_the_stream_waits() -> None:
+    """The database is away: message 1 fails and so does its dead letter, twice. The pipeline
+    holds (no ack, no skipping ahead), then dead-letters it once the database is back."""
+    def ingest(messages: Sequence[RawMessage]) -> IngestResult:
+        if any(m.received_at == 1.0 for m in messages):
+            raise RuntimeError("database away")
+        return IngestResult([MessageResult(accepted=1) for _ in messages], accepted=len(messages))
+
+    tries: list[float] = []
+
+    def poison(m: RawMessage, _exc: Exception) -> None:
+        tries.append(m.received_at)
+        if len(tries) <= 2:
+            raise RuntimeError("database away")
+
+    acks: list[int] = []
+    p = TelemetryPipeline(ingest, max_bytes=10_000, batch_messages=10, batch_wait_s=0.01,
+                          retry_s=0.001, on_poison=poison)  # fmt: skip
+    p.start()
+    try:
+        for i in range(3):
+            p.submit(_msg(i), lambda i=i: acks.append(i))
+        assert p.drain(10)
+        p.submit(_msg(5), lambda: acks.append(5))  # the worker still takes messages
+        assert p.drain(10)
+    finally:
+        p.stop()
+    assert tries == [1.0, 1.0, 1.0] and acks == [0, 1, 2, 5]
+def test_after_a_failed_batch_the_next_ones_answer_is_acknowledged_after_its_retry() -> None:
+    """The oldest batch in flight fails, the next succeeds: the retry of the first comes
+    before the second's acks, so acknowledgements keep the order of the messages."""
+    ingest = _SecondProcess()
+    ingest.fail = 1
+    acks: list[int] = []
+    p = TelemetryPipeline(ingest, max_bytes=100_000, batch_messages=5, batch_wait_s=0.01,
+                          retry_s=0.001)  # fmt: skip
+    for i in range(20):
+        p.submit(_msg(i), lambda i=i: acks.append(i))
+    p.start()
+    try:
+        assert p.drain(10)
+    finally:
+        p.stop()
+    assert acks == list(range(20)) and p.stats.failures == 1 and p.stats.accepted == 20

@@ -2,6 +2,9 @@
 alarms and their event log, emergency plans (应急预案) and per-case plan steps.
 
 At most one open alarm per (subject, alarm type): a partial unique index on both engines.
+Every write of an alarm row bumps its ``revision`` and expects the one it read (optimistic
+concurrency between the ingesting engine and the API's acknowledge/clear, service/lifeline/
+store.py).
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ class AlarmRuleSetRow(Base):
 
 class RuleStateRow(Base):
     """A snapshot of the rules' per-series state (.npz), so durations and baselines survive a
-    restart."""
+    restart. ``taken_by`` names the process that took it ("serve", "mqtt:{client id}"): each
+    restores its own, never another's thinner state ('' before writers were recorded)."""
 
     __tablename__ = "lifeline_rule_state"
     id: Mapped[int] = mapped_column(primary_key=True)
     taken_at: Mapped[datetime]
+    taken_by: Mapped[str] = mapped_column(String(200), server_default="")
     ruleset_version: Mapped[int]
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
@@ -46,6 +51,7 @@ class AlarmRow(Base):
         Index("uq_lifeline_alarms_open", "subject", "alarm_type", unique=True,
               sqlite_where=_OPEN, postgresql_where=_OPEN),
         Index("ix_lifeline_alarms_state_level", "state", "level"),
+        Index("ix_lifeline_alarms_cleared_at", "cleared_at"),  # the recent clears, each tick
     )  # fmt: skip
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(80))  # "asset:CODE" | "device:CODE"
@@ -68,6 +74,7 @@ class AlarmRow(Base):
     cleared_by: Mapped[str | None] = mapped_column(String(64))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # rule, device, metric, value …
+    revision: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
 
 class AlarmEventRow(Base):

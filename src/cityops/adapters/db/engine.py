@@ -8,8 +8,10 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.adapters.db import checkpoint
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,12 +28,16 @@ _JSON = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:" and not path.startswith("file:"):
+        path = make_url(url).database or ""
+        on_file = bool(path) and path != ":memory:" and not path.startswith("file:")
+        if on_file:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **_JSON
         )
+        # A file database checkpoints its WAL from a thread of its own (adapters/db/
+        # checkpoint.py), not on whichever commit finds the log full.
+        checkpointer = checkpoint.attach(engine, path) if on_file else None
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -40,9 +46,13 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            if checkpointer is not None:
+                cur.execute("PRAGMA wal_autocheckpoint=0")
+                cur.execute("PRAGMA journal_size_limit=67108864")  # a restarted log: ≤ 64 MiB
             cur.close()
             # pysqlite's own transaction handling must be off for our BEGIN below to count.
             dbapi_conn.isolation_level = None
+
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:

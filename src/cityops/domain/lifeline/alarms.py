@@ -12,7 +12,9 @@ Flapping is suppressed twice: a condition that drops and returns within the hold
 counts (``count``) on the open alarm, and one that returns soon after a clear reopens the same
 alarm (``reraised``) instead of raising a new one; at ``flap_count`` re-raises the alarm is
 marked ``flapping`` (the case policy then opens no new case for it).
-Times are epoch milliseconds. Pure: the service persists what changed.
+Times are epoch milliseconds. Pure: the service persists what changed; the stored rows are
+the truth, and ``revision`` is the row's as this copy read it (a write that finds it moved
+was outdone by another process: the service reloads and decides again).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class AlarmPolicy:
     reraise_window_ms: int = 30 * 60_000
     flap_count: int = 3
 
+    def flapping(self, alarm: Alarm) -> bool:
+        """Re-raised often enough to be flapping: no new case for it."""
+        return alarm.reraised >= self.flap_count
+
 
 @dataclass(slots=True)
 class Alarm:
@@ -59,11 +65,11 @@ class Alarm:
     facts: dict[str, Any] = field(default_factory=dict)  # rule, device, metric, value …
     id: int | None = None  # the database row, once stored
     case_id: int | None = None
+    revision: int = 0  # of the row, as read or last written by this copy
 
     @property
     def is_open(self) -> bool:
         return self.state in OPEN
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +91,17 @@ class AlarmBook:
         self.recent: dict[Key, Alarm] = {}
 
     def flapping(self, alarm: Alarm) -> bool:
-        return alarm.reraised >= self.policy.flap_count
+        return self.policy.flapping(alarm)
 
     def load(self, alarm: Alarm) -> None:
         (self.open if alarm.is_open else self.recent)[alarm.key] = alarm
+
+    def held(self, key: Key, alarm_id: int | None) -> Alarm | None:
+        """This book's copy of the stored alarm ``alarm_id`` of ``key``, if it holds one."""
+        for alarm in (self.open.get(key), self.recent.get(key)):
+            if alarm is not None and alarm.id == alarm_id:
+                return alarm
+        return None
 
     def observe(self, key: Key, level: int, at: int, **facts: Any) -> list[Change]:
         """The condition of ``key`` at time ``at`` (level 0: absent)."""

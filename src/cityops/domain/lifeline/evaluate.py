@@ -23,6 +23,7 @@ from cityops.domain.lifeline.state import StateArrays
 from cityops.domain.lifeline.subspace import JointBaselines, JointConfig, groups_by_asset
 
 ANOMALY = "anomaly"
+_SPAN_POINTS_MAX = 256  # per series and span-rate rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +161,7 @@ class Evaluator:
     def _init_state(self) -> None:
         s, n = self.state, self.n
         s.add("last_seen", np.full(n, K.NONE, dtype=np.int64))
-        s.add("clean.ring", np.full((n, self.ruleset.cleaning.window), np.nan))
+        s.add("clean.ring", np.full((n, self.ruleset.cleaning.window), np.nan), ring=np.nan)
         s.add("clean.outlier", np.zeros(n, dtype=bool))
         s.add("anomaly.mean", self.baseline.mean)
         s.add("anomaly.dev", self.baseline.dev)
@@ -169,19 +170,33 @@ class Evaluator:
         s.add("common.resid", np.full(n, np.nan))  # each series' latest residual (CommonMode)
         s.add("common.dev", np.zeros(n))
         s.add("common.at", np.full(n, K.NONE, dtype=np.int64))
-        for r in self.rules:
+        for i, r in enumerate(self.rules):
             s.add(f"{r.id}.cur", np.zeros(n, dtype=np.int8))
             if r.kind in (RuleKind.THRESHOLD, RuleKind.RATE):
                 s.add(f"{r.id}.since", np.full((n, 4), K.NONE, dtype=np.int64))
-            if r.kind is RuleKind.RATE:
+            if r.kind is RuleKind.RATE and r.over_s > 0:
+                width = self._span_width(i, r)
+                s.add(f"{r.id}.span_ts", np.full((n, width), K.NONE, dtype=np.int64),
+                      ring=K.NONE)
+                s.add(f"{r.id}.span_value", np.zeros((n, width)), ring=0.0)
+            elif r.kind is RuleKind.RATE:
                 s.add(f"{r.id}.last_ts", np.full(n, K.NONE, dtype=np.int64))
                 s.add(f"{r.id}.last_value", np.zeros(n))
             if r.kind is RuleKind.REPEAT:
-                s.add(f"{r.id}.edges", np.full((n, r.count), K.NONE, dtype=np.int64))
+                s.add(f"{r.id}.edges", np.full((n, r.count), K.NONE, dtype=np.int64),
+                      ring=K.NONE)
                 s.add(f"{r.id}.last_cond", np.zeros(n, dtype=bool))
         n_assets = len(self.info.asset_codes)
         for r in self.rules:  # when each rule last held at ≥ each level, per asset (coupled)
             s.add_asset(f"{r.id}.held", np.full((n_assets, 4), K.NONE, dtype=np.int64))
+
+    def _span_width(self, i: int, rule: Rule) -> int:
+        """Points kept per series for a rate over ``over_s``: the span at the fastest declared
+        interval among the rule's series, twice over, capped. The kernel thins the ring by
+        time, so a device reporting faster than declared still finds a reading a span back."""
+        intervals = self.info.interval_s[self.applies[i]]
+        fastest = float(intervals.min()) if len(intervals) else rule.over_s
+        return K.ring_width(rule.over_s, fastest, _SPAN_POINTS_MAX)
 
     # -- per batch ---------------------------------------------------------------------------
     def process(self, k: K.I64, ts: K.I64, value: K.F64) -> tuple[Observations, int]:
@@ -228,8 +243,12 @@ class Evaluator:
             return K.hold(q, raw, s[f"{rule.id}.since"], rule.for_s * 1000)
         if rule.kind is RuleKind.RATE:
             gap = self.info.interval_s * 5000.0
-            rate = K.rates(q, s[f"{rule.id}.last_ts"], s[f"{rule.id}.last_value"],
-                           rule.relative, gap)  # fmt: skip
+            if rule.over_s > 0:
+                rate = K.span_rates(q, s[f"{rule.id}.span_ts"], s[f"{rule.id}.span_value"],
+                                    rule.over_s * 1000, rule.relative, gap)  # fmt: skip
+            else:
+                rate = K.rates(q, s[f"{rule.id}.last_ts"], s[f"{rule.id}.last_value"],
+                               rule.relative, gap)  # fmt: skip
             raw = K.grade(rate, lim, rule.direction == "above")
             return K.hold(q, raw, s[f"{rule.id}.since"], rule.for_s * 1000)
         cond = K.grade(q.value, lim, rule.direction == "above") >= 1
@@ -297,6 +316,11 @@ class Evaluator:
         return _plain(keys, levels, now)
 
     # -- per tick ---------------------------------------------------------------------------
+    def saw(self, k: K.I64, ts: K.I64) -> None:
+        """Series ``k`` had readings at ``ts`` (ms), wherever they were ingested: the no-data
+        rules judge silence by these too, not only by the readings this evaluator saw."""
+        np.maximum.at(self.state["last_seen"], k, ts)
+
     def tick(self, now: int) -> Observations:
         """No-data rules and coupled windows running out, at wall-clock ``now`` (ms)."""
         keys, levels = [], []

@@ -1,4 +1,4 @@
-"""Payload formats → points: SenML records and the platform's plain JSON.
+"""The platform's plain JSON payload → points (SenML has its own module, ``senml``).
 
 Plain JSON (``application/json``), one object or an array of them::
 
@@ -8,12 +8,6 @@ Plain JSON (``application/json``), one object or an array of them::
 ``ts`` is ISO 8601 with an offset or epoch seconds (absent: the receive time); ``units`` is
 optional per metric (absent: the device's declared unit); ``device`` may be left out when the
 transport names it (the MQTT topic's last level).
-
-SenML: a record's resolved name is ``{device}:{metric}`` or ``{device}/{metric}`` (split at the
-last ``:`` or ``/``; a leading ``urn:dev:cityops:`` is ignored), or a bare ``{metric}`` when the
-transport names the device. ``v`` is the value; ``vb`` counts as 1/0 (a cover open, a pump on);
-a record with only a sum ``s`` (a totaliser) stores the sum; ``vs``/``vd`` are not numeric and
-are rejected.
 """
 
 from __future__ import annotations
@@ -22,151 +16,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from cityops.domain.lifeline.points import (
-    NON_NUMERIC,
-    UNKNOWN_DEVICE,
-    PayloadError,
-    PointColumns,
-)
-from cityops.domain.lifeline.senml import (
-    _BASE,
-    _KNOWN,
-    _NAME,
-    RELATIVE_LIMIT,
-    ResolvedPack,
-    SenMLError,
-    _base,
-    _check_unknown,
-    _number,
-    _other_value,
-)
-
-URN_PREFIX = "urn:dev:cityops:"
-
-
-def split_name(name: str, default_device: str | None) -> tuple[str | None, str]:
-    """(device, metric) of a resolved SenML name."""
-    cut = max(name.rfind(":"), name.rfind("/"))
-    if cut < 0:
-        return default_device, name
-    device = name[:cut]
-    if device.startswith(URN_PREFIX):
-        device = device[len(URN_PREFIX) :]
-    return device, name[cut + 1 :]
-
-
-def points_from_senml(pack: ResolvedPack, default_device: str | None = None) -> PointColumns:
-    out = PointColumns()
-    devices, metrics, times, values, units, origin = (
-        out.devices, out.metrics, out.times, out.values, out.units, out.origin
-    )  # fmt: skip
-    split: dict[str, tuple[str | None, str]] = {}  # a pack repeats few names
-    for i, (name, t, unit, value, total) in enumerate(
-        zip(pack.names, pack.times, pack.units, pack.values, pack.sums, strict=True)
-    ):
-        if type(value) is float:
-            number = value
-        elif type(value) is bool:
-            number = 1.0 if value else 0.0
-        elif value is None and total is not None:
-            number = total
-        else:
-            out.problems.append((i, NON_NUMERIC, f"{name}: a string or data value"))
-            continue
-        parts = split.get(name)
-        if parts is None:
-            parts = split[name] = split_name(name, default_device)
-        device, metric = parts
-        if device is None or not metric:
-            out.problems.append((i, UNKNOWN_DEVICE, f"{name}: the name names no device"))
-            continue
-        devices.append(device)
-        metrics.append(metric)
-        times.append(t)
-        values.append(number)
-        units.append(unit)
-        origin.append(i)
-    return out
-
-
-def senml_points(pack: Any, now: float, default_device: str | None = None) -> PointColumns:
-    """``points_from_senml(parse_pack(pack, now), default_device)`` in one pass: the hot path.
-
-    Same checks, same errors, same points, but no intermediate columns, and each distinct
-    name is validated and split once per pack (a pack repeats a few names many times).
-    """
-    if not isinstance(pack, list):
-        raise SenMLError("a SenML pack is a JSON array of records")
-    out = PointColumns()
-    devices, metrics, times, values, units, origin, problems = (
-        out.devices, out.metrics, out.times, out.values, out.units, out.origin, out.problems
-    )  # fmt: skip
-    bases: list[Any] = ["", 0.0, None, 0.0, 0.0]
-    bn, bt, bu, bv, bs = bases
-    names: dict[str, tuple[str | None, str]] = {}  # name → (device, metric), checked
-    isfinite, known, base_keys = math.isfinite, _KNOWN, _BASE
-    for i, rec in enumerate(pack):
-        if type(rec) is not dict:
-            raise SenMLError("a record must be a JSON object", i)
-        if not known.issuperset(rec):
-            _check_unknown(rec, i)
-        if not base_keys.isdisjoint(rec):
-            _base(rec, i, bases)
-            bn, bt, bu, bv, bs = bases
-        n = rec.get("n")
-        if n is None:
-            name = bn
-        elif type(n) is str:
-            name = bn + n
-        else:
-            raise SenMLError("n must be a string", i)
-        parts = names.get(name)
-        if parts is None:
-            if not name or _NAME.fullmatch(name) is None:
-                raise SenMLError(f"invalid or missing name {name!r}", i)
-            parts = names[name] = split_name(name, default_device)
-        t = rec.get("t")
-        if t is None:
-            t = bt
-        elif (type(t) is float or type(t) is int) and isfinite(t):
-            t = bt + t
-        else:
-            _number(rec, "t", i)  # raises with the precise reason
-        s = _number(rec, "s", i) if "s" in rec else None
-        v = rec.get("v")
-        if v is not None:
-            if "vs" in rec or "vb" in rec or "vd" in rec:
-                raise SenMLError("more than one value field (v, vs, vb, vd)", i)
-            if (type(v) is not float and type(v) is not int) or not isfinite(v):
-                _number(rec, "v", i)  # raises with the precise reason
-            number: float | None = float(bv + v)
-        else:
-            other = _other_value(rec, i, s)
-            if type(other) is bool:
-                number = 1.0 if other else 0.0
-            elif other is None:  # only a sum: a totaliser
-                number = None if s is None else bs + s
-            else:
-                number = None
-        if not isfinite(t):
-            raise SenMLError("time out of range", i)
-        u = rec.get("u")
-        if u is not None and type(u) is not str:
-            raise SenMLError("u must be a string", i)
-        if number is None:
-            problems.append((i, NON_NUMERIC, f"{name}: a string or data value"))
-            continue
-        device, metric = parts
-        if device is None or not metric:
-            problems.append((i, UNKNOWN_DEVICE, f"{name}: the name names no device"))
-            continue
-        devices.append(device)
-        metrics.append(metric)
-        times.append(t + now if t < RELATIVE_LIMIT else t)
-        values.append(number)
-        units.append(u or bu)
-        origin.append(i)
-    return out
+from cityops.domain.lifeline.points import PayloadError, PointColumns
 
 
 def _time(raw: Any, now: float, i: int) -> float:

@@ -32,7 +32,7 @@ _CATEGORY = re.compile(r"[CE][0-9]{4}")
 
 class RuleKind(StrEnum):
     THRESHOLD = "threshold"  # graded limits, optionally held for for_s
-    RATE = "rate"  # change per minute between consecutive points (absolute or %)
+    RATE = "rate"  # change per minute since the previous point, or over over_s (absolute or %)
     REPEAT = "repeat"  # N separate exceedances within window_s
     NO_DATA = "no_data"  # silent for `intervals` sampling intervals (offline)
     COUPLED = "coupled"  # conditions of other rules on the asset and its neighbours
@@ -65,6 +65,7 @@ class Rule:
     attribute_default: float | None = None  # when an asset lacks the attribute
     for_s: float = 0.0  # THRESHOLD: held this long before it counts
     relative: bool = False  # RATE: % of the previous value per minute
+    over_s: float = 0.0  # RATE: against the value this long ago (0: the previous point)
     count: int = 0  # REPEAT
     window_s: float = 0.0  # REPEAT
     intervals: float = 3.0  # NO_DATA
@@ -250,6 +251,10 @@ def _rule(i: int, raw: Any, problems: list[ImportProblem]) -> Rule | None:
         kw["levels"] = _levels(r, direction)
         kw["for_s"] = r.num("for_s", 0.0)
         kw["relative"] = bool(r.raw.get("relative", False))
+    if kind is RuleKind.RATE and "over_s" in r.raw:
+        kw["over_s"] = r.num("over_s", 0.0, minimum=1.0)
+    elif "over_s" in r.raw:
+        r.bad("over_s is for rate rules only")
     if kind is RuleKind.THRESHOLD and "of_attribute" in r.raw:
         kw["of_attribute"] = r.text("of_attribute")
         if "attribute_default" in r.raw:

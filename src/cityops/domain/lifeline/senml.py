@@ -1,4 +1,4 @@
-"""SenML (RFC 8428), JSON encoding: a pack of records → resolved records, in columns.
+"""SenML (RFC 8428), JSON encoding: a pack of records → points, in one pass.
 
 Resolution (RFC 8428 §4.6): base fields (``bn`` name, ``bt`` time, ``bu`` unit, ``bv`` value,
 ``bs`` sum) apply to their record and every later one until replaced; the name is base name +
@@ -7,26 +7,41 @@ receive time): 0 or absent means now, -5 five seconds ago (§4.5.3). ``bver`` ab
 unknown must-understand fields (ending in ``_``) reject the pack. Each record carries exactly
 one of ``v``/``vs``/``vb``/``vd``, or none but a sum ``s``. Numbers must be finite.
 
-The output is columnar (parallel lists), not an object per record: a gateway's message holds
-hundreds of records and the ingest path decodes tens of thousands a second.
+Points: a resolved name is ``{device}:{metric}`` or ``{device}/{metric}`` (split at the last
+``:`` or ``/``; a leading ``urn:dev:cityops:`` is ignored), or a bare ``{metric}`` when the
+transport names the device. ``v`` is the value; ``vb`` counts as 1/0 (a cover open, a pump
+on); a record with only a sum ``s`` (a totaliser) stores the sum; ``vs``/``vd`` are not
+numeric and are skipped as problems, as is a name that names no device.
+
+This is the only SenML decoder in the product. The field checks (``field_number``,
+``apply_bases``, ``check_unknown``, ``other_value``) are public because the test suite's
+reference resolver (tests/unit/domain/lifeline/senml_oracle.py) applies the same rules.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from cityops.domain.lifeline.points import PayloadError
+from cityops.domain.lifeline.points import (
+    NON_NUMERIC,
+    UNKNOWN_DEVICE,
+    PayloadError,
+    PointColumns,
+)
 
 SENML_VERSION = 10
 RELATIVE_LIMIT = 2.0**28  # resolved times below this are relative to now (§4.5.3)
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9:./_-]*")
-_KNOWN = frozenset(
+URN_PREFIX = "urn:dev:cityops:"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9:./_-]*")
+KNOWN_FIELDS = frozenset(
     {"bn", "bt", "bu", "bv", "bs", "bver", "n", "u", "v", "vs", "vb", "vd", "s", "t", "ut"}
 )
+BASE_FIELDS = frozenset({"bn", "bt", "bu", "bv", "bs", "bver"})
+_OTHER_VALUES = ("vs", "vb", "vd")
+
+Value = float | str | bool
 
 
 class SenMLError(PayloadError):
@@ -36,53 +51,105 @@ class SenMLError(PayloadError):
         super().__init__(message, record, code)
 
 
-Value = float | str | bool
+def split_name(name: str, default_device: str | None) -> tuple[str | None, str]:
+    """(device, metric) of a resolved SenML name."""
+    cut = max(name.rfind(":"), name.rfind("/"))
+    if cut < 0:
+        return default_device, name
+    device = name[:cut]
+    if device.startswith(URN_PREFIX):
+        device = device[len(URN_PREFIX) :]
+    return device, name[cut + 1 :]
 
 
-@dataclass(slots=True)
-class ResolvedPack:
-    """Resolved records as columns; index i of every list is record i of the pack."""
+def senml_points(pack: Any, now: float, default_device: str | None = None) -> PointColumns:
+    """The pack's points; raises :class:`SenMLError` naming the first malformed record.
 
-    names: list[str] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)  # seconds since the Unix epoch
-    units: list[str | None] = field(default_factory=list)
-    values: list[Value | None] = field(default_factory=list)  # vs / vd are str, vb bool
-    sums: list[float | None] = field(default_factory=list)
+    One loop, no intermediate records: the ingest path decodes tens of thousands of records a
+    second, and each distinct name is validated and split once per pack (a pack repeats a few
+    names many times). A record that is well formed but not a number, or whose name names no
+    device, is a problem of its own; the pack's other points are kept.
+    """
+    if not isinstance(pack, list):
+        raise SenMLError("a SenML pack is a JSON array of records")
+    out = PointColumns()
+    devices, metrics, times, values, units, origin, problems = (
+        out.devices, out.metrics, out.times, out.values, out.units, out.origin, out.problems
+    )  # fmt: skip
+    bases: list[Any] = ["", 0.0, None, 0.0, 0.0]
+    bn, bt, bu, bv, bs = bases
+    names: dict[str, tuple[str | None, str]] = {}  # name → (device, metric), checked
+    isfinite, known, base_keys = math.isfinite, KNOWN_FIELDS, BASE_FIELDS
+    for i, rec in enumerate(pack):
+        if type(rec) is not dict:
+            raise SenMLError("a record must be a JSON object", i)
+        if not known.issuperset(rec):
+            check_unknown(rec, i)
+        if not base_keys.isdisjoint(rec):
+            apply_bases(rec, i, bases)
+            bn, bt, bu, bv, bs = bases
+        n = rec.get("n")
+        if n is None:
+            name = bn
+        elif type(n) is str:
+            name = bn + n
+        else:
+            raise SenMLError("n must be a string", i)
+        parts = names.get(name)
+        if parts is None:
+            if not name or NAME.fullmatch(name) is None:
+                raise SenMLError(f"invalid or missing name {name!r}", i)
+            parts = names[name] = split_name(name, default_device)
+        t = rec.get("t")
+        if t is None:
+            t = bt
+        elif (type(t) is float or type(t) is int) and isfinite(t):
+            t = bt + t
+        else:
+            field_number(rec, "t", i)  # raises with the precise reason
+        s = field_number(rec, "s", i) if "s" in rec else None
+        v = rec.get("v")
+        if v is not None:
+            if "vs" in rec or "vb" in rec or "vd" in rec:
+                raise SenMLError("more than one value field (v, vs, vb, vd)", i)
+            if (type(v) is not float and type(v) is not int) or not isfinite(v):
+                field_number(rec, "v", i)  # raises with the precise reason
+            number: float | None = float(bv + v)
+        else:
+            other = other_value(rec, i, s)
+            if type(other) is bool:
+                number = 1.0 if other else 0.0
+            elif other is None:  # only a sum: a totaliser
+                number = None if s is None else bs + s
+            else:
+                number = None
+        if not isfinite(t):
+            raise SenMLError("time out of range", i)
+        u = rec.get("u")
+        if u is not None and type(u) is not str:
+            raise SenMLError("u must be a string", i)
+        if number is None:
+            problems.append((i, NON_NUMERIC, f"{name}: a string or data value"))
+            continue
+        device, metric = parts
+        if device is None or not metric:
+            problems.append((i, UNKNOWN_DEVICE, f"{name}: the name names no device"))
+            continue
+        devices.append(device)
+        metrics.append(metric)
+        times.append(t + now if t < RELATIVE_LIMIT else t)
+        values.append(number)
+        units.append(u or bu)
+        origin.append(i)
+    return out
 
-    def __len__(self) -> int:
-        return len(self.names)
 
-    def records(self) -> Iterator[ResolvedRecord]:
-        for row in zip(self.names, self.times, self.units, self.values, self.sums, strict=True):
-            yield ResolvedRecord(*row)
+# The field checks, off the common path: a record reaches them when it has base fields,
+# unknown fields, a value other than ``v``, or an error.
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedRecord:
-    """One resolved record (§4.6): no base fields, absolute time. For tests and tools."""
-
-    name: str
-    time: float
-    unit: str | None = None
-    value: Value | None = None
-    sum: float | None = None
-
-    def as_senml(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"n": self.name, "t": self.time}
-        if self.unit is not None:
-            out["u"] = self.unit
-        if isinstance(self.value, bool):
-            out["vb"] = self.value
-        elif isinstance(self.value, str):
-            out["vs"] = self.value
-        elif self.value is not None:
-            out["v"] = self.value
-        if self.sum is not None:
-            out["s"] = self.sum
-        return out
-
-
-def _number(record: dict[str, Any], key: str, i: int) -> float | None:
+def field_number(record: dict[str, Any], key: str, i: int) -> float | None:
+    """``record[key]`` as a finite number (None when absent)."""
     x = record.get(key)
     if x is None:
         return None
@@ -93,24 +160,21 @@ def _number(record: dict[str, Any], key: str, i: int) -> float | None:
     return float(x)
 
 
-def _string(record: dict[str, Any], key: str, i: int) -> str | None:
+def _field_string(record: dict[str, Any], key: str, i: int) -> str | None:
     x = record.get(key)
     if x is not None and type(x) is not str:
         raise SenMLError(f"{key} must be a string", i)
     return x
 
 
-def _check_unknown(record: dict[str, Any], i: int) -> None:
-    for key in record.keys() - _KNOWN:
+def check_unknown(record: dict[str, Any], i: int) -> None:
+    """Refuse unknown must-understand fields (RFC 8428 §4.4); other unknown fields pass."""
+    for key in record.keys() - KNOWN_FIELDS:
         if key.endswith("_"):
             raise SenMLError(f"unknown must-understand field {key!r}", i)
 
 
-_BASE = frozenset({"bn", "bt", "bu", "bv", "bs", "bver"})
-_OTHER_VALUES = ("vs", "vb", "vd")
-
-
-def _base(rec: dict[str, Any], i: int, bases: list[Any]) -> None:
+def apply_bases(rec: dict[str, Any], i: int, bases: list[Any]) -> None:
     """Apply a record's base fields to ``bases`` = [bn, bt, bu, bv, bs] (rare: usually once)."""
     if "bver" in rec:
         ver = rec["bver"]
@@ -121,78 +185,20 @@ def _base(rec: dict[str, Any], i: int, bases: list[Any]) -> None:
                 f"SenML version {ver} is newer than {SENML_VERSION}", i, "unsupported_version"
             )
     if "bn" in rec:
-        bases[0] = _string(rec, "bn", i) or ""
+        bases[0] = _field_string(rec, "bn", i) or ""
     if "bt" in rec:
-        bases[1] = _number(rec, "bt", i) or 0.0
+        bases[1] = field_number(rec, "bt", i) or 0.0
     if "bu" in rec:
-        bases[2] = _string(rec, "bu", i)
+        bases[2] = _field_string(rec, "bu", i)
     if "bv" in rec:
-        bases[3] = _number(rec, "bv", i) or 0.0
+        bases[3] = field_number(rec, "bv", i) or 0.0
     if "bs" in rec:
-        bases[4] = _number(rec, "bs", i) or 0.0
+        bases[4] = field_number(rec, "bs", i) or 0.0
 
 
-def parse_pack(pack: Any, now: float) -> ResolvedPack:
-    """Resolve a decoded SenML JSON pack; ``now`` (epoch seconds) anchors relative times."""
-    if not isinstance(pack, list):
-        raise SenMLError("a SenML pack is a JSON array of records")
-    out = ResolvedPack()
-    names, times, units, values, sums = out.names, out.times, out.units, out.values, out.sums
-    bases: list[Any] = ["", 0.0, None, 0.0, 0.0]
-    bn, bt, bu, bv, bs = bases
-    valid_names: set[str] = set()  # names already checked in this pack
-    isfinite = math.isfinite
-    for i, rec in enumerate(pack):
-        if type(rec) is not dict:
-            raise SenMLError("a record must be a JSON object", i)
-        if not _KNOWN.issuperset(rec):
-            _check_unknown(rec, i)
-        if not _BASE.isdisjoint(rec):
-            _base(rec, i, bases)
-            bn, bt, bu, bv, bs = bases
-        n = rec.get("n")
-        if n is None:
-            name = bn
-        elif type(n) is str:
-            name = bn + n
-        else:
-            raise SenMLError("n must be a string", i)
-        if name not in valid_names:
-            if not name or _NAME.fullmatch(name) is None:
-                raise SenMLError(f"invalid or missing name {name!r}", i)
-            valid_names.add(name)
-        t = rec.get("t")
-        if t is None:
-            t = bt
-        elif (type(t) is float or type(t) is int) and isfinite(t):
-            t = bt + t
-        else:
-            _number(rec, "t", i)  # raises with the precise reason
-        s = _number(rec, "s", i) if "s" in rec else None
-        value: Value | None
-        v = rec.get("v")
-        if v is not None:
-            if "vs" in rec or "vb" in rec or "vd" in rec:
-                raise SenMLError("more than one value field (v, vs, vb, vd)", i)
-            if (type(v) is not float and type(v) is not int) or not isfinite(v):
-                _number(rec, "v", i)  # raises with the precise reason
-            value = bv + v
-        else:
-            value = _other_value(rec, i, s)
-        if not isfinite(t):
-            raise SenMLError("time out of range", i)
-        names.append(name)
-        times.append(t + now if t < RELATIVE_LIMIT else t)
-        u = rec.get("u")
-        if u is not None and type(u) is not str:
-            raise SenMLError("u must be a string", i)
-        units.append(u or bu)
-        values.append(value)
-        sums.append(None if s is None else bs + s)
-    return out
-
-
-def _other_value(rec: dict[str, Any], i: int, s: float | None) -> Value | None:
+def other_value(rec: dict[str, Any], i: int, s: float | None) -> Value | None:
+    """The value of a record without a numeric ``v``: ``vs``/``vd`` text, ``vb`` a bool, or
+    None for a record with only a sum."""
     if "v" in rec:
         raise SenMLError("v must be a number, not null", i)
     present = [k for k in _OTHER_VALUES if k in rec]
@@ -207,11 +213,7 @@ def _other_value(rec: dict[str, Any], i: int, s: float | None) -> Value | None:
             raise SenMLError("vb must be true or false", i)
         value: Value = rec["vb"]
         return value
-    text = _string(rec, present[0], i)
-    assert text is not None
+    text = rec[present[0]]
+    if type(text) is not str:  # null too: it used to slip through as "no value"
+        raise SenMLError(f"{present[0]} must be a string", i)
     return text
-
-
-def resolve(pack: Any, now: float) -> list[ResolvedRecord]:
-    """The pack's resolved records (RFC 8428 §4.6)."""
-    return list(parse_pack(pack, now).records())

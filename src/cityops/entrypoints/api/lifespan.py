@@ -1,5 +1,15 @@
-"""What runs beside the API while it serves: the lifeline alarm tick (no-data rules, coupled
-windows, automatic clears and retries of unopened cases need it even when no reading comes)."""
+"""What the API's lifespan does for telemetry: it marks when this process takes readings over
+HTTP, which is what decides whether the lifeline alarm tick (no-data rules, coupled windows,
+automatic clears, retries of unopened cases) runs here.
+
+The tick runs in the process whose engine sees the readings, once per deployment
+(docs/lifeline.md "Where the tick runs"): an API beside a pipeline of its own (``serve
+--simulate``, ``serve`` with CITYOPS_MQTT_URL) ticks with that pipeline; with an ingest
+child, the child ticks; an API without either ticks from the first reading posted to it
+(POST /api/v1/telemetry/readings) — one that takes none, beside a ``cityops mqtt`` worker,
+never does. On the way out the API stops the tick only when HTTP was its whole stream;
+otherwise ``serve`` stops its transports, drains the pipeline and snapshots once after.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +25,16 @@ from cityops.bootstrap import App
 def lifespan(app: App) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(_: FastAPI) -> AsyncIterator[None]:
-        engine = None
+        tel = None
         if app.settings.lifeline_alarms:
             from cityops.service.telemetry import telemetry
 
-            engine = telemetry(app).alarms
-        if engine is not None:
-            engine.start_ticker()
+            tel = telemetry(app)
+            tel.open_http()
         try:
             yield
         finally:
-            if engine is not None:  # stop the tick (joins it) and snapshot the rule state
-                await asyncio.to_thread(engine.close)
+            if tel is not None:  # may join the tick and snapshot: off the event loop
+                await asyncio.to_thread(tel.close_http)
 
     return run

@@ -45,7 +45,7 @@ def follow_up(app: App, engine: AlarmEngine, changes: list[Change]) -> None:
         category = policy.categories.get(alarm.key[1])
         if alarm.case_id is None:
             if alarm.is_open and category and alarm.level >= policy.min_level \
-                    and not engine.is_flapping(alarm):  # fmt: skip
+                    and not engine.policy.flapping(alarm):  # fmt: skip
                 _open_case(app, engine, alarm, category, policy.plan_level)
         elif change.what in _NOTES:
             _note(app, alarm, change, policy.plan_level)

@@ -66,12 +66,19 @@ def list_alarms(
         q = q.where(AlarmRow.last_seen >= start)
     if end is not None:
         q = q.where(AlarmRow.first_seen < end)
+    by_level = (select(AlarmRow.level, func.count())
+                .join(LifelineAssetRow, LifelineAssetRow.id == AlarmRow.asset_id)
+                .where(visible_assets(who), AlarmRow.state != "cleared")
+                .group_by(AlarmRow.level))  # fmt: skip
     with app.reads() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         rows = s.execute(q.order_by(AlarmRow.last_seen.desc(), AlarmRow.id.desc())
                          .limit(limit).offset(offset)).all()  # fmt: skip
+        open_by_level = {str(n): 0 for n in range(1, 5)} | {
+            str(lv): int(n) for lv, n in s.execute(by_level)}
+    # open_by_level: the caller's open alarms per level whatever the filters (the list's tally)
     return {"alarms": [view(a, b) for a, b in rows], "total": total, "limit": limit,
-            "offset": offset}  # fmt: skip
+            "offset": offset, "open_by_level": open_by_level}  # fmt: skip
 
 
 def _visible(s: Session, who: Principal, alarm_id: int) -> tuple[AlarmRow, LifelineAssetRow]:

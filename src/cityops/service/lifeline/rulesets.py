@@ -29,6 +29,13 @@ def current(app: App) -> tuple[int, dict[str, Any]]:
     return (row.version, row.content) if row else (DEFAULT_VERSION, default_content())
 
 
+def current_version(app: App) -> int:
+    """Only the version in force: what engines in other processes poll (an index lookup)."""
+    with app.reads() as s:
+        version = s.scalar(select(func.max(AlarmRuleSetRow.version)))
+    return DEFAULT_VERSION if version is None else int(version)
+
+
 def check(app: App, content: Any) -> RuleSet:
     """Validate a rule set, including the categories its case policy names."""
     ruleset = parse_ruleset(content)

@@ -9,6 +9,13 @@ The seams (docs/lifeline.md):
 - downstream stages (rules, anomaly, alarms) register a :class:`BatchListener` with
   ``telemetry(app).listeners.append(...)`` and get each batch's new readings as arrays;
 - imports call ``telemetry(app).invalidate()`` so the next batch sees the new devices.
+
+The alarm engine's tick runs where the readings arrive (docs/lifeline.md "Where the tick
+runs"): with this process's pipeline when it ingests in process; in the ingest child when
+there is one (not in its parent); in an API process without either, from the first reading
+posted to it over HTTP — an API that takes no readings (beside a ``cityops mqtt`` worker)
+never ticks. ``CITYOPS_LIFELINE_TICK`` overrides: true ticks an API from its start, false
+never ticks here.
 """
 
 from __future__ import annotations
@@ -60,6 +67,9 @@ class Telemetry:
         self._pipeline: TelemetryPipeline | None = None
         self._remote: IngestProcess | None = None
         self._lock = threading.Lock()
+        self._http = False  # the API in this process takes readings (between its lifespan's ends)
+        self._child = False  # an ingest child sees this process's stream, and ticks
+        self._mqtt_worker = False  # a `cityops mqtt` worker (as_mqtt_worker)
         self.alarms: AlarmEngine | None = None
         if app.settings.lifeline_alarms:  # the downstream stages (§4–5): rules, anomaly, alarms
             from cityops.service.lifeline.engine import AlarmEngine
@@ -73,6 +83,52 @@ class Telemetry:
 
     def ingest(self, messages: list[RawMessage]) -> IngestResult:
         return self.ingestor.ingest(messages)
+
+    def ingest_http(self, messages: list[RawMessage]) -> IngestResult:
+        """Readings posted to the API (POST /telemetry/readings): this process's engine sees
+        them, so while the API serves, the first one starts the tick here. A replayed dead
+        letter (``ingest``) does not: it is no stream."""
+        result = self.ingestor.ingest(messages)
+        if self._http:
+            self.start_tick()
+        return result
+
+    def as_mqtt_worker(self) -> None:
+        """This process is a ``cityops mqtt`` worker (call it before the first reading): its
+        engine, and its ingest child's, snapshot and restore rule state as the worker's own
+        (``engine.rule_state_owner``), never the API's."""
+        self._mqtt_worker = True
+        if self.alarms is not None:
+            from cityops.service.lifeline.engine import rule_state_owner
+
+            self.alarms.state_owner = rule_state_owner(self.app.settings, mqtt_worker=True)
+
+    def start_tick(self) -> None:
+        """Run the alarm engine's tick in this process, unless an ingest child sees its
+        stream or ``CITYOPS_LIFELINE_TICK=false``."""
+        if self.alarms is not None and not self._child and \
+                self.app.settings.lifeline_tick is not False:  # fmt: skip
+            self.alarms.start_ticker()
+
+    def open_http(self) -> None:
+        """The API starts serving here (its lifespan): readings posted from now on are a
+        stream of this process (``ingest_http``); with ``CITYOPS_LIFELINE_TICK=true`` the
+        tick starts at once, for deployments whose every reading comes over HTTP (no-data
+        alarms even when all senders fall silent after a restart)."""
+        self._http = True
+        if self.app.settings.lifeline_tick:
+            self.start_tick()
+
+    def close_http(self) -> None:
+        """The API has stopped taking readings (its lifespan's end). Without a pipeline here
+        they were this process's whole stream, so it has ended: stop the tick and snapshot the
+        rule state. With a pipeline, its owner stops taking messages, drains and calls
+        :meth:`close`, which snapshots once, after the last batch."""
+        self._http = False
+        with self._lock:
+            own_stream = self._pipeline is not None
+        if not own_stream and self.alarms is not None:
+            self.alarms.close()
 
     @property
     def ingest_pid(self) -> int | None:
@@ -91,7 +147,10 @@ class Telemetry:
                 if s.telemetry_ingest_process:  # a second core for decode, store and rules
                     from cityops.service.telemetry.remote import IngestProcess
 
-                    self._remote = IngestProcess(s)
+                    self._child = True  # its engine sees the stream and ticks; this one not
+                    if self.alarms is not None:
+                        self.alarms.stop_ticker()
+                    self._remote = IngestProcess(s, mqtt_worker=self._mqtt_worker)
                     self._remote.start()
                     ingest = self._remote
                 self._pipeline = TelemetryPipeline(
@@ -102,9 +161,13 @@ class Telemetry:
                 self._pipeline.start()
                 if self.alarms is not None and self._remote is None:  # cases beside the stream
                     self.alarms.start_follow_up()
+                    self.start_tick()
             return self._pipeline
 
     def close(self) -> None:
+        """End this process's stream: the pipeline writes what it holds (call it after the
+        transport stopped taking messages), the ingest child snapshots its engine, then this
+        engine stops its tick and snapshots — once, after the last batch."""
         with self._lock:
             if self._pipeline is not None:
                 self._pipeline.stop()
@@ -112,8 +175,9 @@ class Telemetry:
             if self._remote is not None:
                 self._remote.close()
                 self._remote = None
+            self._child = False
         if self.alarms is not None:
-            self.alarms.close()  # stops its tick and snapshots the rule state
+            self.alarms.close()
 
     def _poison(self, message: RawMessage, exc: Exception) -> None:
         with self.app.sessions.begin() as s:

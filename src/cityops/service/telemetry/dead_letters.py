@@ -22,18 +22,12 @@ from cityops.adapters.db.lifeline_models import DeadLetterRow
 from cityops.adapters.mqtt import parse_topic
 from cityops.bootstrap import App
 from cityops.domain.errors import Conflict, NotFound
+from cityops.domain.lifeline.senml import split_name
 from cityops.service.telemetry import RawMessage, telemetry
 from cityops.service.telemetry.queries import dead_letter_filter, dead_letter_view
 
-URN = "urn:dev:cityops:"
 # "record 3: SJ-WP-0025:pressure outside the sensor's range …": the device:metric a problem names
 _NAMED = re.compile(r"(?<![\w.-])([A-Za-z0-9._-]{1,64}):[a-z][a-z0-9_]*\b")
-
-
-def _device_in_name(name: str) -> str | None:
-    name = name.removeprefix(URN)
-    cut = max(name.rfind(":"), name.rfind("/"))
-    return name[:cut] if cut > 0 else None
 
 
 def _topic_device(source: str, topic_prefix: str) -> str | None:
@@ -42,9 +36,9 @@ def _topic_device(source: str, topic_prefix: str) -> str | None:
 
 def device_of(source: str, raw: bytes, topic_prefix: str, message: str = "") -> str | None:
     """The device a dead letter came from, when anything names it: the MQTT topic, else the
-    payload's SenML base name / first record name or the plain JSON ``device``, else the first
-    ``device:metric`` the problem text names (bare metric names whose transport named the
-    device, as the simulator's)."""
+    first SenML record name that names one (with its base name, split as the decoder splits
+    it) or the plain JSON ``device``, else the first ``device:metric`` the problem text names
+    (bare metric names whose transport named the device, as the simulator's)."""
     device = _topic_device(source, topic_prefix)
     if device:
         return device
@@ -53,16 +47,17 @@ def device_of(source: str, raw: bytes, topic_prefix: str, message: str = "") -> 
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return named.group(1) if named else None
+    base_name = ""
     for item in body if isinstance(body, list) else [body]:
         if not isinstance(item, dict):
             continue
         if isinstance(item.get("device"), str):
             return str(item["device"])
-        for key in ("bn", "n"):
-            if isinstance(item.get(key), str):
-                found = _device_in_name(str(item[key]))
-                if found:
-                    return found
+        bn, n = item.get("bn"), item.get("n")
+        base_name = bn if isinstance(bn, str) else base_name
+        device, _ = split_name(base_name + (n if isinstance(n, str) else ""), None)
+        if device:
+            return device
     return named.group(1) if named else None
 
 

@@ -12,13 +12,12 @@ from typing import NamedTuple
 
 import orjson
 
-from cityops.domain.lifeline.payload import points_from_json, senml_points
+from cityops.domain.lifeline.payload import points_from_json
 from cityops.domain.lifeline.points import PayloadError, PointColumns
+from cityops.domain.lifeline.senml import KNOWN_FIELDS, senml_points
 
 SENML = "application/senml+json"
 JSON = "application/json"
-_SENML_KEYS = frozenset({"bn", "bt", "bu", "bv", "bs", "bver", "n", "v", "vs", "vb", "vd", "s",
-                         "t", "u"})  # fmt: skip
 
 
 class RawMessage(NamedTuple):
@@ -46,7 +45,7 @@ def is_senml(data: object) -> bool:
     if not isinstance(data, list) or not data:
         return False
     first = data[0]
-    return isinstance(first, dict) and "values" not in first and not _SENML_KEYS.isdisjoint(first)
+    return isinstance(first, dict) and "values" not in first and not KNOWN_FIELDS.isdisjoint(first)
 
 
 def decode(message: RawMessage) -> PointColumns:

@@ -21,8 +21,7 @@ from cityops.adapters.db.lifeline_models import (
 from cityops.bootstrap import App
 from cityops.domain.errors import ValidationFailed
 from cityops.service.principal import Principal
-from cityops.service.telemetry.assets import visible_assets
-from cityops.service.telemetry.queries import _iso, _ms
+from cityops.service.telemetry.queries import _iso, _ms, device_series
 
 STATUSES = ("online", "offline", "never")
 BATTERY = ("battery", "battery_pct", "battery_v", "batt")  # metric names read as the battery
@@ -48,18 +47,10 @@ def device_health(
     factor = app.settings.telemetry_offline_intervals
     seen = func.max(LatestRow.ts).label("seen")
     interval = func.min(LifelineSeriesRow.interval_s).label("interval")
-    per_device = (
-        select(LifelineDeviceRow.id.label("device_id"), seen, interval)
-        .join(LifelineAssetRow, LifelineAssetRow.id == LifelineDeviceRow.asset_id)
-        .join(LifelineSeriesRow, LifelineSeriesRow.device_id == LifelineDeviceRow.id)
-        .outerjoin(LatestRow, LatestRow.series_id == LifelineSeriesRow.id)
-        .where(visible_assets(who), LifelineDeviceRow.active.is_(True))
-        .group_by(LifelineDeviceRow.id)
-    )  # fmt: skip
-    if asset:
-        per_device = per_device.where(LifelineAssetRow.code == asset)
-    if kind:
-        per_device = per_device.where(LifelineAssetRow.kind == kind)
+    per_device = device_series(
+        select(LifelineDeviceRow.id.label("device_id"), seen, interval), who, asset=asset,
+        kind=kind,
+    ).group_by(LifelineDeviceRow.id)  # fmt: skip
     if q:
         like = f"%{q.strip()}%"
         per_device = per_device.where(LifelineDeviceRow.code.ilike(like)

@@ -157,8 +157,10 @@ class Ingestor:
         keep = self._clean(snap, k, t, v, msg, origin, now_ms, problems)
         k, t, v, msg = k[keep], t[keep], v[keep], msg[keep]
         first = dedupe_keys(k, t)  # k ↔ series_id is one-to-one within a snapshot
+        series = snap.series_id[k[first]]
+        order = np.lexsort((t[first], series))  # key order: inserts walk the B-tree
+        first, series = first[order], series[order]
         k, t, v, msg_new = k[first], t[first], v[first], msg[first]
-        series = snap.series_id[k]
         self._store.ensure_partitions(self._app.engine, t)
         result = IngestResult([MessageResult() for _ in messages])
         with self._app.sessions.begin() as s:

@@ -9,7 +9,9 @@ plus the batch being written.
 
 A failing batch is retried with back-off; after three failures its messages are tried one
 by one, and a message that still fails goes to ``on_poison`` (by default: dead-lettered with
-reason ``internal_error``), so one bad message cannot stall the stream.
+reason ``internal_error``), so one bad message cannot stall the stream. When even that fails
+(the database is away) the stream holds and tries again with back-off: nothing is skipped.
+Acknowledgements keep the order of the messages, failures included (MQTT-4.6.0-2).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from cityops.service.telemetry.ingest import IngestResult
 log = logging.getLogger(__name__)
 Ack = Callable[[], None]
 Batch = list[tuple[RawMessage, "Ack | None"]]
+MAX_INFLIGHT = 2  # batches at the ingest process: the one it writes and the next
+ANSWER_POLL_S = 0.002  # how often a full batch is looked for while an answer is awaited
 
 
 @runtime_checkable
@@ -36,6 +40,8 @@ class Overlapped(Protocol):
     ``send`` queues a batch, ``receive`` answers the oldest one sent, in order."""
 
     def send(self, messages: Sequence[RawMessage]) -> None: ...
+
+    def poll(self, timeout: float) -> bool: ...
 
     def receive(self) -> IngestResult: ...
 
@@ -172,50 +178,64 @@ class TelemetryPipeline:
             self._cond.notify_all()
 
     def _run_overlapped(self, ingest: Overlapped) -> None:
-        """Keep the next full batch queued at the ingest process while it writes the current
-        one, so it never waits for this process to acknowledge and send. Answers come in
-        order; a failure is answered like in ``_write`` once nothing else is in flight."""
+        """Keep the ingest process busy: while it writes one batch, the next full one is
+        already queued at it (at most ``MAX_INFLIGHT``), and a batch that fills while an
+        answer is awaited is sent at once — waiting only on the answer would leave the
+        process idle between batches. Answers come in order; a failure is answered like in
+        ``_write`` once nothing else is in flight."""
         inflight: deque[Batch] = deque()
         while True:
-            batch = self._take(full_only=len(inflight) > 0)
-            if batch is None and not inflight:
-                return
-            if batch:
-                try:
-                    ingest.send([m for m, _ in batch])
-                    inflight.append(batch)
-                except Exception:  # the process is away: answer what is in flight, retry
-                    log.exception("telemetry batch could not be handed to the ingest process")
-                    self._settle(ingest, inflight)
-                    self._retry(batch)
-                    self._release(batch, busy=False)
+            if len(inflight) < MAX_INFLIGHT:
+                batch = self._take(full_only=bool(inflight))
+                if batch is None and not inflight:
+                    return
+                if batch:
+                    try:
+                        ingest.send([m for m, _ in batch])
+                        inflight.append(batch)
+                    except Exception:  # the process is away: answer what is in flight, retry
+                        log.exception("telemetry batch could not be handed to the ingest process")
+                        self._settle(ingest, [*self._answers(ingest, inflight), (batch, None)])
                     continue
-            if inflight and (len(inflight) > 1 or not batch):
+            # in flight: the most allowed, or no full batch yet (stopping included)
+            if len(inflight) >= MAX_INFLIGHT or ingest.poll(ANSWER_POLL_S):
                 oldest = inflight.popleft()
                 try:
-                    self._done(ingest.receive(), oldest)
+                    result = ingest.receive()
                 except Exception:
                     self.stats.failures += 1
                     log.exception("telemetry batch of %d failed", len(oldest))
-                    self._settle(ingest, inflight)
-                    self._retry(oldest)
+                    self._settle(ingest, [(oldest, None), *self._answers(ingest, inflight)])
+                    continue
+                self._done(result, oldest)
                 self._release(oldest, busy=bool(inflight))
 
-    def _settle(self, ingest: Overlapped, inflight: deque[Batch]) -> None:
-        """Take the answers of every batch in flight, then retry the failed ones: a retry
-        needs an idle ingest (a new process must not answer for the old one's batches)."""
-        failed: list[Batch] = []
+    def _answers(self, ingest: Overlapped,
+                 inflight: deque[Batch]) -> list[tuple[Batch, IngestResult | None]]:  # fmt: skip
+        """Take the answer of every batch in flight (None: it failed)."""
+        out: list[tuple[Batch, IngestResult | None]] = []
         while inflight:
             batch = inflight.popleft()
             try:
-                self._done(ingest.receive(), batch)
-                self._release(batch, busy=True)
+                out.append((batch, ingest.receive()))
             except Exception:
                 self.stats.failures += 1
-                failed.append(batch)
-        for batch in failed:
-            self._retry(batch)
+                out.append((batch, None))
+        return out
+
+    def _settle(self, ingest: Overlapped,
+                answered: list[tuple[Batch, IngestResult | None]]) -> None:  # fmt: skip
+        """After a failure, with nothing in flight any more (a retry needs an idle ingest: a
+        new process must not answer for the old one's batches): retry the failed batches and
+        acknowledge the others, in the order they were received — MQTT wants PUBACKs in the
+        order of the PUBLISHes (MQTT-4.6.0-2)."""
+        for batch, result in answered:
+            if result is None:
+                self._retry(batch)
+            else:
+                self._done(result, batch)
             self._release(batch, busy=True)
+        self._release([], busy=False)
 
     def _retry(self, batch: Batch) -> None:
         time.sleep(self._retry_s)
@@ -232,15 +252,37 @@ class TelemetryPipeline:
                 log.exception("telemetry batch of %d failed (attempt %d)", len(batch), attempt + 1)
                 time.sleep(self._retry_s * 2**attempt)
         for item in batch:  # isolate the message that keeps failing
+            self._isolate(item)
+
+    def _isolate(self, item: tuple[RawMessage, Ack | None]) -> None:
+        """Store one message, else dead-letter it (``on_poison``) and acknowledge. When it can
+        be neither — the database is away — hold the stream and try again with back-off:
+        acknowledging would lose it, and leaving it unacknowledged would keep a slot of the
+        broker's window until the next session (enough of them and the stream stops). When
+        the pipeline stops meanwhile it stays unacknowledged: the next session gets it."""
+        delay = self._retry_s
+        while True:
             try:
                 self._done(self._ingest([item[0]]), [item])
+                return
             except Exception as exc:
                 self.stats.failures += 1
-                if self._on_poison is not None:
+                if self._on_poison is None:
+                    return  # no dead letters here (tests): unacknowledged
+                try:
                     self._on_poison(item[0], exc)
+                except Exception:
+                    log.exception("a failing telemetry message could not be dead-lettered "
+                                  "either; holding the stream, next try in %.1f s", delay)
+                else:
                     if item[1] is not None:
                         item[1]()
-                # without a poison handler the message stays unacknowledged (redelivered)
+                    return
+            with self._cond:
+                if self._stopping:
+                    return
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     def _done(self, result: IngestResult, batch: list[tuple[RawMessage, Ack | None]]) -> None:
         s = self.stats

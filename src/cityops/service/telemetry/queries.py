@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from cityops.adapters.db.lifeline_models import (
@@ -30,6 +30,7 @@ from cityops.service.telemetry.assets import visible_assets
 STEPS = {"raw": None, "1m": MINUTE_MS, "1h": HOUR_MS}
 AGGS = ("avg", "min", "max", "last", "count")
 MAX_POINTS = 20_000
+Columns = TypeVarTuple("Columns")
 
 
 def _ms(moment: datetime) -> int:
@@ -137,6 +138,27 @@ def _buckets(
     return sorted(merged.items())
 
 
+def device_series(
+    columns: Select[*Columns], principal: Principal, *, asset: str | None = None,
+    kind: str | None = None,
+) -> Select[*Columns]:  # fmt: skip
+    """``columns`` over each series of the visible active devices with its newest value (none
+    when it never reported): device ⋈ asset ⋈ series ⟕ latest, optionally of one asset (code)
+    or one asset kind. Shared by ``/latest`` and device health, so both see the same devices."""
+    q = (
+        columns.select_from(LifelineDeviceRow)
+        .join(LifelineAssetRow, LifelineAssetRow.id == LifelineDeviceRow.asset_id)
+        .join(LifelineSeriesRow, LifelineSeriesRow.device_id == LifelineDeviceRow.id)
+        .outerjoin(LatestRow, LatestRow.series_id == LifelineSeriesRow.id)
+        .where(visible_assets(principal), LifelineDeviceRow.active.is_(True))
+    )
+    if asset:
+        q = q.where(LifelineAssetRow.code == asset)
+    if kind:
+        q = q.where(LifelineAssetRow.kind == kind)
+    return q
+
+
 def latest(
     app: App, principal: Principal, *, asset: str | None = None, device: str | None = None,
     kind: str | None = None, limit: int = 2000,
@@ -144,22 +166,14 @@ def latest(
     """Each visible device's newest value per metric, and whether it is online: a device is
     offline when its newest reading is older than ``telemetry_offline_intervals`` × its
     shortest sampling interval (or it never reported)."""
-    q = (
+    q = device_series(
         select(LifelineDeviceRow.code, LifelineAssetRow.code, LifelineAssetRow.kind,
                LifelineSeriesRow.metric, LifelineSeriesRow.unit, LifelineSeriesRow.interval_s,
-               LatestRow.ts, LatestRow.value)
-        .join(LifelineAssetRow, LifelineAssetRow.id == LifelineDeviceRow.asset_id)
-        .join(LifelineSeriesRow, LifelineSeriesRow.device_id == LifelineDeviceRow.id)
-        .outerjoin(LatestRow, LatestRow.series_id == LifelineSeriesRow.id)
-        .where(visible_assets(principal), LifelineDeviceRow.active.is_(True))
-        .order_by(LifelineDeviceRow.code, LifelineSeriesRow.metric)
-    )  # fmt: skip
-    if asset:
-        q = q.where(LifelineAssetRow.code == asset)
+               LatestRow.ts, LatestRow.value),
+        principal, asset=asset, kind=kind,
+    ).order_by(LifelineDeviceRow.code, LifelineSeriesRow.metric)  # fmt: skip
     if device:
         q = q.where(LifelineDeviceRow.code == device)
-    if kind:
-        q = q.where(LifelineAssetRow.kind == kind)
     now_ms = _ms(app.clock())
     factor = app.settings.telemetry_offline_intervals
     out: dict[str, dict[str, Any]] = {}

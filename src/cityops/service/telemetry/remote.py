@@ -14,6 +14,8 @@ A child that fails a batch answers with the error (the pipeline retries, then is
 message); a child that died is started again for the next attempt. The child registers the
 App's own listeners (the alarm engine) — a listener appended in the parent does not run
 there, which is why this is for the ingest worker (``cityops mqtt``), not for ``serve``.
+The child's engine is the one that sees the readings, so the alarm tick runs in the child
+and not in the parent (docs/lifeline.md "Where the tick runs").
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ class IngestProcess:
     """A callable like ``Ingestor.ingest`` that runs in a child process; also ``send`` and
     ``receive`` separately (pipeline.Overlapped). Used by one thread, the pipeline's."""
 
-    def __init__(self, settings: Settings, start_timeout_s: float = 120.0) -> None:
+    def __init__(self, settings: Settings, start_timeout_s: float = 120.0, *,
+                 mqtt_worker: bool = False) -> None:  # fmt: skip
         self._settings = settings
+        self._mqtt_worker = mqtt_worker  # the child's rule state is its worker's (as_mqtt_worker)
         self._timeout = start_timeout_s
         self._conn: Connection | None = None
         self._proc: Any = None  # a SpawnProcess
@@ -49,8 +53,8 @@ class IngestProcess:
         """Start the child and wait until it has loaded the registry and the rules."""
         ctx = mp.get_context("spawn")  # never fork: the parent runs threads (paho, the API)
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child, self._settings), daemon=True,
-                           name="telemetry-ingest")  # fmt: skip
+        proc = ctx.Process(target=_serve, args=(child, self._settings, self._mqtt_worker),
+                           daemon=True, name="telemetry-ingest")  # fmt: skip
         proc.start()
         child.close()
         if not parent.poll(self._timeout):
@@ -80,6 +84,16 @@ class IngestProcess:
             self._conn = None
             raise RuntimeError("the telemetry ingest process went away") from exc
         self._outstanding += 1
+
+    def poll(self, timeout: float) -> bool:
+        """Whether the answer for the oldest batch sent has come (or the child is gone,
+        which ``receive`` then reports); waits up to ``timeout``."""
+        if self._conn is None:
+            return True
+        try:
+            return bool(self._conn.poll(timeout))
+        except (EOFError, OSError):
+            return True
 
     def receive(self) -> IngestResult:
         """The answer for the oldest batch sent and not answered yet."""
@@ -121,7 +135,7 @@ class IngestProcess:
         return None if self._proc is None else int(self._proc.pid)
 
 
-def _serve(conn: Connection, settings: Settings) -> None:
+def _serve(conn: Connection, settings: Settings, mqtt_worker: bool = False) -> None:
     """The child: ingest each batch received, answer with its result, until told to stop."""
     from cityops.bootstrap import bootstrap
     from cityops.service.telemetry import telemetry
@@ -133,10 +147,13 @@ def _serve(conn: Connection, settings: Settings) -> None:
     try:
         app = bootstrap(settings)
         tel = telemetry(app)
+        if mqtt_worker:
+            tel.as_mqtt_worker()
         snapshot = tel.registry.get()
         if tel.alarms is not None:
             tel.alarms.warm(snapshot)
             tel.alarms.start_follow_up()  # cases open beside ingestion, as in one process
+            tel.start_tick()  # here, where the readings are seen
     except Exception as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         raise

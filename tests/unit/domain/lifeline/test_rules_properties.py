@@ -9,14 +9,17 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cityops.domain.errors import ImportRejected
 from cityops.domain.lifeline import kernels as K
 from cityops.domain.lifeline.cleaning import spikes
 from cityops.domain.lifeline.coupled import Adjacency, coupled_levels
 from cityops.domain.lifeline.evaluate import Evaluator, Observations, SeriesInfo
 from cityops.domain.lifeline.ruleset import parse_ruleset
+from cityops.domain.lifeline.state import StateArrays
 
 MINUTE = 60_000
 
@@ -122,6 +125,115 @@ def test_rate_is_the_change_per_minute_since_the_previous_point(
             math.isclose(got[i], expected, rel_tol=1e-9, abs_tol=1e-9)  # fmt: skip
 
 
+def span_oracle(rows: Rows, over_ms: int, width: int, max_gap_ms: float,
+                relative: bool) -> list[float]:  # fmt: skip
+    """The span rate point by point: each series keeps the readings at least over/(width/2)
+    after the last one it kept; the reference is among its last ``width`` kept, in reach."""
+    ring: dict[int, list[tuple[int, float]]] = {}
+    step = 2 * over_ms / width
+    out = []
+    for k, ts, v in rows:
+        mine = ring.setdefault(k, [])
+        reach = over_ms + max_gap_ms
+        kept = [pt for pt in mine[-width:] if ts - pt[0] <= reach]  # the ring, in reach
+        back = [pt for pt in kept if pt[0] <= ts - over_ms]
+        half = [pt for pt in kept[:1] if ts - pt[0] >= over_ms / 2]  # history too short
+        ref = back[-1] if back else (half[0] if half else None)
+        expected = math.nan
+        if ref is not None:
+            pt, pv = ref
+            change = v - pv if not relative else (100 * (v - pv) / abs(pv) if pv else math.nan)
+            expected = change / ((ts - pt) / MINUTE)
+        if not mine or ts - mine[-1][0] >= step:
+            mine.append((ts, v))
+        out.append(expected)
+    return out
+
+
+def span_kernel(rows: Rows, batches: list[list[int]], n_series: int, over_ms: int, width: int,
+                max_gap_ms: float, relative: bool) -> dict[int, float]:  # fmt: skip
+    ring_ts = np.full((n_series, width), K.NONE, dtype=np.int64)
+    ring_v = np.zeros((n_series, width))
+    gap = np.full(n_series, float(max_gap_ms))
+    got: dict[int, float] = {}
+    for idx in batches:
+        p, where = batched(rows, idx)
+        rates = K.span_rates(p, ring_ts, ring_v, over_ms, relative, gap)
+        got.update(zip(where.tolist(), rates.tolist(), strict=True))
+    return got
+
+
+def same_rate(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@given(stream, st.booleans(), st.sampled_from([30_000, 3 * MINUTE, 7 * MINUTE]),
+       st.integers(1, 8), st.sampled_from([2, 10]))  # fmt: skip
+def test_span_rate_is_the_change_per_minute_against_the_value_a_span_ago(
+    data: Stream, relative: bool, over_ms: int, width: int, max_gap_min: int
+) -> None:
+    rows, batches = unroll(*data)
+    got = span_kernel(rows, batches, 3, over_ms, width, max_gap_min * MINUTE, relative)
+    expected = span_oracle(rows, over_ms, width, max_gap_min * MINUTE, relative)
+    for i, want in enumerate(expected):
+        assert same_rate(got[i], want), (i, rows[: i + 1])
+
+
+# Devices that report faster than they declared (they speed up during incidents): per series
+# a speed-up of 1×–10× over the declared interval, a jitter of ±20 % on each gap; the series'
+# turns, jitters and values cycle through short drawn lists, so streams are long enough to
+# hold several spans.
+cycle = st.lists(st.tuples(st.integers(0, 1), st.integers(-20, 20), st.integers(0, 12)),
+                 min_size=1, max_size=12)  # fmt: skip
+
+
+@given(cycle, st.integers(1, 400), st.lists(st.integers(1, 60)), st.sampled_from([10, 30, 60]),
+       st.integers(2, 8), st.tuples(st.integers(1, 10), st.integers(1, 10)),
+       st.booleans())  # fmt: skip
+def test_a_span_rate_holds_its_span_when_devices_report_faster_than_declared(
+    pattern: list[tuple[int, int, int]], n: int, cuts: list[int], declared_s: int, spans: int,
+    speed: tuple[int, int], relative: bool,
+) -> None:
+    """The ring is sized by the declared interval; a device sending up to ten times faster
+    still finds a reading a span back, so once it has a span of unbroken history the rate is
+    never NaN — and it is what the point-by-point oracle says."""
+    over_ms = spans * declared_s * 1000
+    width = K.ring_width(over_ms / 1000, declared_s, 256)
+    gap_ms = 5.0 * declared_s * 1000  # the evaluator's: five declared intervals
+    clock = {0: 0, 1: 0}
+    rows: Rows = []
+    for k, jitter, v in itertools.islice(itertools.cycle(pattern), n):
+        clock[k] += round(declared_s * 1000 / speed[k] * (1 + jitter / 100))
+        rows.append((k, clock[k], float(v + len(rows) % 7) + 1.0))
+    _, batches = unroll([(k, 1, 0) for k, _, _ in rows], cuts)
+    got = span_kernel(rows, batches, 2, over_ms, width, gap_ms, relative)
+    expected = span_oracle(rows, over_ms, width, gap_ms, relative)
+    first = {k: min(ts for kk, ts, _ in rows if kk == k) for k, _, _ in rows}
+    for i, (k, ts, _) in enumerate(rows):
+        assert same_rate(got[i], expected[i]), (i, rows[: i + 1])
+        if ts - first[k] >= over_ms:
+            assert not math.isnan(got[i]), (i, rows[: i + 1])
+
+
+@given(st.lists(st.floats(-0.5, 0.5), min_size=30, max_size=30), st.integers(2, 8))
+def test_a_span_rate_sees_through_ripple_that_consecutive_points_do_not(
+    ripple: list[float], over_min: int
+) -> None:
+    """Points a minute apart on a level line plus ripple: the rate against the previous point
+    swings with the ripple; over a span it is at most the ripple's range over the span (half
+    the span at the start, before a whole span of history)."""
+    p = K.Sorted.of(np.zeros(30, dtype=np.int64), np.arange(30, dtype=np.int64) * MINUTE,
+                    100.0 + np.array(ripple))  # fmt: skip
+    ring_ts = np.full((1, over_min + 2), K.NONE, dtype=np.int64)
+    rates = K.span_rates(p, ring_ts, np.zeros((1, over_min + 2)), over_min * MINUTE, False,
+                         np.full(1, 5.0 * MINUTE))  # fmt: skip
+    for i, rate in enumerate(rates.tolist()):
+        if i < over_min / 2:
+            assert math.isnan(rate)
+        else:
+            assert abs(rate) <= 1.0 / min(i, over_min) + 1e-9
+
+
 @given(stream, st.integers(0, 12), st.integers(2, 4), st.sampled_from([1, 5, 20]))
 def test_repeat_fires_at_the_nth_separate_exceedance_within_the_window(
     data: Stream, limit: int, count: int, minutes: int
@@ -218,14 +330,14 @@ def test_a_coupled_rule_needs_every_leg(legs: list[int | None], now_min: int,
     assert int(level[0]) == (4 if all(fresh) else 0)
 
 
-def network() -> SeriesInfo:
+def network(interval_s: float = 60.0) -> SeriesInfo:
     """A gas pipe with pressure, flow and temperature (a joint model) and two wells with gas."""
     n = 5
     return SeriesInfo(
         series_id=np.arange(100, 100 + n, dtype=np.int64),
         metric=["pressure", "flow", "temp", "ch4", "ch4"],
         device=["PT1", "FT1", "TT1", "GW1", "GW2"], asset_index=np.array([0, 0, 0, 1, 2]),
-        interval_s=np.full(n, 60.0), asset_codes=["GP1", "MH1", "MH2"],
+        interval_s=np.full(n, interval_s), asset_codes=["GP1", "MH1", "MH2"],
         asset_kinds=["gas_pipe", "sewer_well", "sewer_well"], asset_attributes=[{}] * 3,
         adjacency=Adjacency.of(3, [(0, 1), (0, 2)]),
     )  # fmt: skip
@@ -239,6 +351,9 @@ RULES = {
          "asset_kinds": ["sewer_well"], "levels": {"黄": 5}, "for_s": 180},
         {"id": "drop", "kind": "rate", "type": "drop", "metric": "pressure",
          "asset_kinds": ["gas_pipe"], "direction": "below", "levels": {"黄": -0.05}},
+        {"id": "slide", "kind": "rate", "type": "slide", "metric": "pressure",
+         "asset_kinds": ["gas_pipe"], "direction": "below", "relative": True, "over_s": 300,
+         "levels": {"黄": -1, "红": -5}},
         {"id": "bursts", "kind": "repeat", "type": "bursts", "metric": "ch4",
          "asset_kinds": ["sewer_well"], "threshold": 8, "count": 2, "window_s": 900,
          "level": "橙"},
@@ -284,6 +399,48 @@ def test_a_restored_evaluator_decides_like_one_that_never_stopped(
         assert as_rows(a[0]) == as_rows(b[0]) and as_rows(a[1]) == as_rows(b[1])
 
 
+@given(st.lists(st.floats(0.2, 0.4), min_size=5, max_size=40), st.sampled_from([10.0, 30.0]))
+def test_a_span_ring_of_another_width_keeps_its_newest_readings_on_restore(
+    pressures: list[float], new_interval_s: float
+) -> None:
+    """Declared intervals changed between a snapshot and the restart (the ring's width with
+    them): the span history is kept, not dropped — a wider ring keeps all of it, a narrower
+    one the newest readings — so a drop right after the restart is still seen."""
+    ruleset = parse_ruleset(RULES)
+    running = Evaluator(ruleset, network())
+    for minute, v in enumerate(pressures):
+        running.process(np.array([0]), np.array([minute * MINUTE]), np.array([v]))
+    ids, codes = network().series_id, network().asset_codes
+    data = running.state.export(ids, codes)
+    old = running.state["slide.span_ts"].copy()
+    for interval, wider in ((new_interval_s, True), (600.0, False)):
+        restarted = Evaluator(ruleset, network(interval))
+        assert restarted.state.restore(data, ids, codes) > 0
+        assert restarted.state.dropped == []
+        new = restarted.state["slide.span_ts"]
+        assert (new.shape[1] > old.shape[1]) == wider
+        shared = min(old.shape[1], new.shape[1])
+        assert (new[:, -shared:] == old[:, -shared:]).all()
+        assert (new[:, :-shared] == K.NONE).all()
+        if wider:  # the pressure halves (two readings: one alone is a spike): 红 at once
+            for ev in (restarted, running):
+                ev.process(np.zeros(2, np.int64), len(pressures) * MINUTE + np.array([0, MINUTE]),
+                           np.full(2, min(pressures) / 2))  # fmt: skip
+            assert restarted.state["slide.cur"][0] == running.state["slide.cur"][0] == 4
+
+
+def test_a_state_array_that_no_longer_fits_is_named() -> None:
+    old, new = StateArrays(2), StateArrays(2)
+    old.add("window", np.ones((2, 3)))
+    old.add("ring", np.arange(6).reshape(2, 3), ring=-1)
+    new.add("window", np.zeros((2, 4)))
+    new.add("ring", np.full((2, 2), -1), ring=-1)
+    ids = np.array([7, 8], dtype=np.int64)
+    assert new.restore(old.export(ids, []), ids, []) == 1
+    assert new.dropped == ["window"] and (new["window"] == 0).all()
+    assert new["ring"].tolist() == [[1, 2], [4, 5]]
+
+
 @given(st.integers(1, 10), st.integers(0, 40))
 def test_no_data_fires_once_the_device_has_been_silent_long_enough(
     intervals: int, silent_min: int
@@ -297,3 +454,20 @@ def test_no_data_fires_once_the_device_has_been_silent_long_enough(
     level = dict(zip(obs.key.tolist(), obs.current.tolist(), strict=True))
     assert level[gw1] == (2 if silent_min * MINUTE > intervals * 60_000 else 0)
     assert ("device:GW2", "offline") not in [ev.keys[k] for k in obs.key.tolist()]  # never seen
+
+
+def _rate_rule(**extra: object) -> dict[str, object]:
+    rule = {"id": "slide", "kind": "rate", "type": "slide", "metric": "pressure",
+            "asset_kinds": ["gas_pipe"], "direction": "below", "levels": {"黄": -1}}  # fmt: skip
+    return rule | extra
+
+
+def test_over_s_is_a_span_of_at_least_a_second_on_rate_rules_only() -> None:
+    assert parse_ruleset({"rules": [_rate_rule(over_s=300)]}).rules[0].over_s == 300
+    assert parse_ruleset({"rules": [_rate_rule()]}).rules[0].over_s == 0  # previous point
+    for bad, reason in ((_rate_rule(over_s=0), "over_s must be a number ≥ 1"),
+                        (_rate_rule(over_s="5m"), "over_s must be a number ≥ 1"),
+                        (_rate_rule(kind="threshold", over_s=60), "rate rules only")):  # fmt: skip
+        with pytest.raises(ImportRejected) as info:
+            parse_ruleset({"rules": [bad]})
+        assert any(reason in p.reason for p in info.value.problems)

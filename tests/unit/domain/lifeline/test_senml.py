@@ -9,12 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityops.domain.lifeline.payload import points_from_senml, senml_points, split_name
-from cityops.domain.lifeline.senml import (
-    RELATIVE_LIMIT,
+from cityops.domain.lifeline.senml import RELATIVE_LIMIT, SenMLError, senml_points, split_name
+from tests.unit.domain.lifeline.senml_oracle import (
     ResolvedRecord,
-    SenMLError,
     parse_pack,
+    points_from_senml,
     resolve,
 )
 
@@ -88,6 +87,8 @@ def test_absent_time_means_now_and_base_value_adds() -> None:
         ([{"n": "x", "v": True}], 0, "v must be a number"),
         ([{"n": "x", "v": 1, "vs": "a"}], 0, "more than one value"),
         ([{"n": "x", "vb": 1}], 0, "vb must be true or false"),
+        ([{"n": "x", "vs": None}], 0, "vs must be a string"),
+        ([{"n": "x", "vd": 5}], 0, "vd must be a string"),
         ([{"n": "-x", "v": 1}], 0, "invalid or missing name"),
         ([{"v": 1}], 0, "invalid or missing name"),
         ([{"n": "x", "v": 1, "foo_": 2}], 0, "must-understand"),
@@ -96,18 +97,21 @@ def test_absent_time_means_now_and_base_value_adds() -> None:
         ([{"n": "x", "t": "now", "v": 1}], 0, "t must be a number"),
     ],
 )
-def test_malformed_packs_name_the_record(pack: Any, record: int | None, fragment: str) -> None:
+@pytest.mark.parametrize("decoder", [senml_points, parse_pack], ids=["product", "oracle"])
+def test_malformed_packs_name_the_record(
+    pack: Any, record: int | None, fragment: str, decoder: Any
+) -> None:
     with pytest.raises(SenMLError) as info:
-        parse_pack(pack, NOW)
+        decoder(pack, NOW)
     assert info.value.record == record
     assert fragment in str(info.value)
 
 
 def test_nan_is_its_own_reason_and_unknown_fields_without_underscore_are_ignored() -> None:
     with pytest.raises(SenMLError) as info:
-        parse_pack([{"n": "x", "v": math.nan}], NOW)
+        senml_points([{"n": "x", "v": math.nan}], NOW, "SJ-1")
     assert info.value.code == "not_finite"
-    assert resolve([{"n": "x", "v": 1, "foo": 2}], NOW)[0].value == 1
+    assert senml_points([{"n": "x", "v": 1, "foo": 2}], NOW, "SJ-1").values == [1.0]
 
 
 def test_names_split_into_device_and_metric() -> None:
@@ -119,10 +123,10 @@ def test_names_split_into_device_and_metric() -> None:
 
 
 def test_points_take_numbers_booleans_and_sums_and_reject_strings() -> None:
-    pack = parse_pack([{"bn": "D1:", "n": "a", "v": 2}, {"n": "open", "vb": True},
-                       {"n": "total", "s": 7.5}, {"n": "msg", "vs": "hi"}, {"n": "b", "v": 3}],
-                      NOW)  # fmt: skip
-    pts = points_from_senml(pack)
+    pack = [{"bn": "D1:", "n": "a", "v": 2}, {"n": "open", "vb": True},
+            {"n": "total", "s": 7.5}, {"n": "msg", "vs": "hi"}, {"n": "b", "v": 3}]  # fmt: skip
+    pts = senml_points(pack, NOW)
+    assert pts.devices == ["D1"] * 4
     assert pts.metrics == ["a", "open", "total", "b"]
     assert pts.values == [2.0, 1.0, 7.5, 3.0]
     assert pts.origin == [0, 1, 2, 4]

@@ -2,6 +2,7 @@
 // ({"error": {code, message, details}}) turned into ApiError, and re-login on 401 that keeps
 // the page (and what was typed in it) where it is.
 import { localized, t } from "./i18n.js";
+import { saveFile } from "./ui.js";
 
 const TOKEN_KEY = "cityops.token";
 const USER_KEY = "cityops.user";
@@ -102,19 +103,23 @@ async function errorOf(res) {
 }
 
 /**
- * request("GET", "/api/v1/cases", {query: {state: "opened"}}) → parsed JSON.
- * body: an object (sent as JSON) or FormData (uploads); auth: false for the login itself.
+ * request("GET", "/api/v1/cases", {query: {state: "opened"}}) → parsed JSON (text if the answer
+ * is not JSON, null for 204). body: an object (sent as JSON), FormData (uploads), or with
+ * contentType the raw text (a CSV or GeoJSON file) as it is; as: "blob" reads the answer as a
+ * Blob (a file to save); timeout: milliseconds, null for none (a large import or export).
+ * auth: false for the login itself.
  */
 export async function request(method, path, opts = {}) {
-  const { query, body, auth = true, timeout = TIMEOUT_MS, signal } = opts;
+  const { query, body, contentType, as, auth = true, timeout = TIMEOUT_MS, signal } = opts;
   const headers = { Accept: "application/json", ...(opts.headers || {}) };
   let payload = body;
-  if (body !== undefined && !(body instanceof FormData)) {
+  if (contentType) headers["Content-Type"] = contentType;
+  else if (body !== undefined && !(body instanceof FormData)) {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
   }
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort("timeout"), timeout);
+  const timer = timeout === null ? null : setTimeout(() => abort.abort("timeout"), timeout);
   signal?.addEventListener("abort", () => abort.abort(signal.reason));
   let res;
   try {
@@ -135,9 +140,18 @@ export async function request(method, path, opts = {}) {
     if (await handleUnauthorized()) return request(method, path, { ...opts, retried: true });
   }
   if (!res.ok) throw await errorOf(res);
+  if (as === "blob") return res.blob();
   if (res.status === 204) return null;
   const type = res.headers.get("content-type") || "";
   return type.includes("json") ? res.json() : res.text();
+}
+
+/** Fetch a file the API makes (a CSV export) and save it as `filename`; the token goes in a
+ * header, never in a URL. Resolves to its size in bytes. */
+export async function download(path, query, filename, accept = "text/csv") {
+  const blob = await request("GET", path, { query, as: "blob", timeout: null, headers: { Accept: accept } });
+  saveFile(blob, filename);
+  return blob.size;
 }
 
 export const api = {
@@ -155,6 +169,15 @@ export async function login(username, password) {
   });
   saveSession(answer);
   return answer;
+}
+
+/** A fresh Idempotency-Key: one per form or queued item, kept until the API has answered, so a
+ * double click or a retry acts once (crypto.randomUUID needs a secure context; an intranet or
+ * a phone on the LAN may be plain http). */
+export function newIdempotencyKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 let configPromise = null;

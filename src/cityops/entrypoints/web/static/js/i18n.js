@@ -56,14 +56,57 @@ export function tOr(key, fallback) {
   return text === key ? fallback : text;
 }
 
-const CJK = /[\u3400-\u9fff]/;
+// Han characters (with full-width punctuation) and Latin letters, to tell the halves apart.
+const HAN = /[\u3400-\u9fff\uff00-\uffef]/;
+const LATIN = /[A-Za-z]/;
+const count = (text, re) => (text.match(new RegExp(re, "g")) || []).length;
 
-/** The API's messages read "English / 中文" (a few "中文 / English"): keep the user's half. */
-export function localized(message) {
-  if (typeof message !== "string" || !message.includes(" / ")) return message;
-  const [first, second] = message.split(" / ", 2);
-  const [zh, en] = CJK.test(first) && !CJK.test(second) ? [first, second] : [second, first];
-  return lang === "en" ? en : zh;
+/**
+ * The user's half of a text the API (or its data) writes in both languages: "English / 中文",
+ * "中文 / English", "中文（注）/ English", "中文/English". Slashes between spaces (the API's way)
+ * are tried first, then those with a space on one side, then bare ones, which may belong to a
+ * half ("lon/lat", "GB/T"): the split with Chinese on one side only; failing that, for an English
+ * half quoting Chinese terms ("came back (回退)"), the spaced split leaving the fewest of them on
+ * the English side; a bare slash only between Chinese without Latin letters and English. A text
+ * no slash divides that way ("colour (绿/黄/红)", "a / b") is not bilingual: kept whole.
+ */
+export function localized(text) {
+  if (typeof text !== "string" || !text.includes("/")) return text;
+  const splits = [[], [], []]; // by spaces beside the slash: two, one, none
+  for (let i = text.indexOf("/"); i >= 0; i = text.indexOf("/", i + 1)) {
+    const left = text.slice(0, i).trim();
+    const right = text.slice(i + 1).trim();
+    const spaces = (text[i - 1] === " ") + (text[i + 1] === " ");
+    if (left && right) splits[2 - spaces].push({ left, right });
+  }
+  const halves = chineseOnOneSide(splits[0]) ?? chineseOnOneSide(splits[1])
+    ?? englishQuoting([...splits[0], ...splits[1]])
+    ?? chineseOnOneSide(splits[2], (zh) => !LATIN.test(zh));
+  if (!halves) return text;
+  return lang === "en" ? halves.en : halves.zh;
+}
+
+function chineseOnOneSide(splits, accept = () => true) {
+  for (const { left, right } of splits) {
+    const l = HAN.test(left);
+    if (l === HAN.test(right)) continue;
+    const halves = l ? { zh: left, en: right } : { zh: right, en: left };
+    if (accept(halves.zh)) return halves;
+  }
+  return null;
+}
+
+// The English side must be mostly Latin and hold well under half the Chinese side's Han.
+function englishQuoting(splits) {
+  let best = null;
+  for (const { left, right } of splits) {
+    for (const [zh, en] of [[left, right], [right, left]]) {
+      const quoted = count(en, HAN);
+      if (quoted * 2 >= count(en, LATIN) || quoted * 2 >= count(zh, HAN)) continue;
+      if (!best || quoted < best.quoted) best = { zh, en, quoted };
+    }
+  }
+  return best;
 }
 
 export function translate(root) {
@@ -102,6 +145,13 @@ export function fmtNumber(n, opts) {
 export function fmtPercent(ratio, digits = 1) {
   if (ratio === null || ratio === undefined) return "—";
   return fmtNumber(ratio, { style: "percent", minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** "+08:00": the zone's offset from UTC now, for datetime-local values sent as ISO times. */
+export function offsetOf(timeZone) {
+  const name = new Intl.DateTimeFormat("en", { timeZone, timeZoneName: "longOffset" }).formatToParts(new Date())
+    .find((p) => p.type === "timeZoneName")?.value || "GMT+08:00";
+  return name.match(/GMT([+-]\d\d:\d\d)/)?.[1] || "+00:00";
 }
 
 export function fmtTime(iso, timeZone, opts = { hour: "2-digit", minute: "2-digit", second: "2-digit" }) {

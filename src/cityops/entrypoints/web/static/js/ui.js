@@ -74,3 +74,41 @@ export function animateNumber(el, value, format) {
 export function isEnglish() {
   return currentLang() === "en";
 }
+
+/** Link a stylesheet once (a view's own; the page links only the shell's). */
+export function linkStylesheet(href) {
+  const present = [...document.querySelectorAll('link[rel="stylesheet"]')].some((l) => l.getAttribute("href") === href);
+  if (!present) document.head.append(h("link", { rel: "stylesheet", href }));
+}
+
+/** Hand a Blob to the browser as a download named `filename`. */
+export function saveFile(blob, filename) {
+  const href = URL.createObjectURL(blob);
+  const a = h("a", { href, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10000);
+}
+
+/**
+ * Form drafts: what was typed survives a reload, a crash or a re-login until it is sent. Kept
+ * as JSON in localStorage under `prefix` + key; one that does not parse reads as none (null).
+ */
+export function draftStore(prefix = "") {
+  return {
+    get(key) {
+      try {
+        return JSON.parse(localStorage.getItem(prefix + key) || "null");
+      } catch {
+        return null;
+      }
+    },
+    set(key, value) {
+      localStorage.setItem(prefix + key, JSON.stringify(value));
+    },
+    clear(key) {
+      localStorage.removeItem(prefix + key);
+    },
+  };
+}

@@ -1,33 +1,13 @@
 // Shared by the console's management and evaluation views: stylesheet, tables, dialogs,
-// error and problem rendering, drafts, uploads. Views import only what they use.
-import { ApiError, authHeaders, currentUser, handleUnauthorized, url } from "../../api.js";
-import { currentLang, localized, t } from "../../i18n.js";
-import { h } from "../../ui.js";
+// error and problem rendering, drafts, file reading. Views import only what they use; toasts
+// are the shell's (ctx.toast), requests and downloads api.js's.
+import { ApiError, currentUser } from "../../api.js";
+import { localized, t } from "../../i18n.js";
+import { draftStore, h, linkStylesheet } from "../../ui.js";
 
-let linked = false;
-/** Link css/console-admin.css once (the shell links only its own stylesheet). */
+/** Link css/console-admin.css (the shell links only its own stylesheet). */
 export function ensureCss() {
-  if (linked || document.querySelector('link[data-admin-css]')) return;
-  linked = true;
-  document.head.append(h("link", { rel: "stylesheet", href: "/static/css/console-admin.css", "data-admin-css": "1" }));
-}
-
-const CJK = /[\u3400-\u9fff\uff00-\uffef]/;
-
-/** The user's half of an API text written "中文 / English" or "English / 中文" (either order;
- * the split is the first slash with Chinese on one side only). */
-export function bilingual(text) {
-  if (typeof text !== "string") return text;
-  for (let i = text.indexOf("/"); i >= 0; i = text.indexOf("/", i + 1)) {
-    const left = text.slice(0, i).trim();
-    const right = text.slice(i + 1).trim();
-    if (!left || !right) continue;
-    const l = CJK.test(left), r = CJK.test(right);
-    if (l === r) continue;
-    const [zh, en] = l ? [left, right] : [right, left];
-    return currentLang() === "en" ? en : zh;
-  }
-  return text;
+  linkStylesheet("/static/css/console-admin.css");
 }
 
 export function roleOf(ctx) {
@@ -69,27 +49,15 @@ export function errorBox(err, retry) {
   const box = stateBox("error", errorText(err), retry);
   if (problems.length) {
     box.append(h("ul", { class: "adm-problems" },
-      problems.slice(0, 200).map((p) => h("li", {}, h("code", {}, p.item ?? p.cell ?? ""), " ", bilingual(p.reason ?? p.message ?? JSON.stringify(p))))));
+      problems.slice(0, 200).map((p) => h("li", {}, h("code", {}, p.item ?? p.cell ?? ""), " ", localized(p.reason ?? p.message ?? JSON.stringify(p))))));
     if (problems.length > 200) box.append(h("p", { class: "muted" }, t("admin.moreProblems", { n: problems.length - 200 })));
   }
   return box;
 }
 
 export function errorText(err) {
-  if (err instanceof ApiError) return err.message ? bilingual(err.message) : t("admin.error");
+  if (err instanceof ApiError) return err.message ? localized(err.message) : t("admin.error");
   return localized(String(err?.message || err || t("admin.error")));
-}
-
-let toastHost = null;
-/** A short message in the corner: what the API answered to a write. */
-export function toast(text, kind = "ok") {
-  if (!toastHost || !toastHost.isConnected) {
-    toastHost = h("div", { class: "adm-toasts", "aria-live": "polite" });
-    document.body.append(toastHost);
-  }
-  const el = h("div", { class: `adm-toast adm-toast--${kind}` }, text);
-  toastHost.append(el);
-  setTimeout(() => el.remove(), kind === "error" ? 8000 : 4000);
 }
 
 /** Ask before a destructive action; resolves true on confirm. */
@@ -121,80 +89,7 @@ export function modal(titleKey, body, { wide = false } = {}) {
   return { dialog: dlg, close: () => dlg.close() };
 }
 
-// Drafts: what was typed survives a reload or a crash until it is saved.
-const DRAFT = "cityops.draft.admin.";
-export const drafts = {
-  get(key) {
-    try {
-      return JSON.parse(localStorage.getItem(DRAFT + key) || "null");
-    } catch {
-      return null;
-    }
-  },
-  set(key, value) {
-    localStorage.setItem(DRAFT + key, JSON.stringify(value));
-  },
-  clear(key) {
-    localStorage.removeItem(DRAFT + key);
-  },
-};
-
-/** POST/PUT a raw body (CSV or GeoJSON text) with the bearer token; errors as ApiError. */
-export async function sendRaw(method, path, text, contentType, query, retried = false) {
-  let res;
-  try {
-    res = await fetch(url(path, query), {
-      method,
-      headers: authHeaders({ "Content-Type": contentType, Accept: "application/json" }),
-      body: text,
-    });
-  } catch {
-    throw new ApiError(0, "network", t("error.network"));
-  }
-  if (res.status === 401 && !retried && (await handleUnauthorized())) {
-    return sendRaw(method, path, text, contentType, query, true);
-  }
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    /* not JSON */
-  }
-  if (!res.ok) {
-    const e = body?.error;
-    if (e) throw new ApiError(res.status, e.code, localized(e.message), e.details || {});
-    throw new ApiError(res.status, "http_error", t("error.server", { status: res.status }));
-  }
-  return body;
-}
-
-/** Download a CSV the API makes (the token goes in a header, never in a URL). */
-export async function downloadCsv(path, query, filename, retried = false) {
-  let res;
-  try {
-    res = await fetch(url(path, { ...query, format: "csv" }), { headers: authHeaders({ Accept: "text/csv" }) });
-  } catch {
-    throw new ApiError(0, "network", t("error.network"));
-  }
-  if (res.status === 401 && !retried && (await handleUnauthorized())) return downloadCsv(path, query, filename, true);
-  if (!res.ok) {
-    let e = null;
-    try {
-      e = (await res.json()).error;
-    } catch {
-      /* not JSON */
-    }
-    throw new ApiError(res.status, e?.code || "http_error", e ? localized(e.message) : t("error.server", { status: res.status }), e?.details || {});
-  }
-  const blob = await res.blob();
-  const href = URL.createObjectURL(blob);
-  const a = h("a", { href, download: filename, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(href), 10000);
-  return blob.size;
-}
+export const drafts = draftStore("cityops.draft.admin.");
 
 export function readFile(file) {
   return new Promise((resolve, reject) => {
@@ -267,7 +162,7 @@ export function showFieldErrors(form, err) {
     const slot = form.querySelector(`[data-field="${CSS.escape(String(p.item))}"]`);
     if (slot) {
       slot.classList.add("is-invalid");
-      slot.querySelector(".adm-field__error").textContent = bilingual(p.reason);
+      slot.querySelector(".adm-field__error").textContent = localized(p.reason);
     } else rest.push(p);
   }
   return rest;

@@ -3,7 +3,7 @@ import { api } from "../../api.js";
 import { fmtNumber, t, tOr } from "../../i18n.js";
 import { h } from "../../ui.js";
 import { forgetDepartments, regionIndex, regionPath } from "./admin-lookup.js";
-import { badge, canWrite, drafts, ensureCss, errorBox, field, loading, modal, searchBox, sortableTable, stateBox, toast, viewHeader } from "./admin-common.js";
+import { badge, canWrite, drafts, ensureCss, errorBox, field, loading, modal, searchBox, sortableTable, stateBox, viewHeader } from "./admin-common.js";
 
 export async function mount(el, ctx) {
   ensureCss();
@@ -80,7 +80,7 @@ export async function mount(el, ctx) {
         drafts.clear("dept-import");
         const msg = t("admin.importResult", { created: fmtNumber(r.created), updated: fmtNumber(r.updated) });
         out.replaceChildren(h("p", { class: "adm-ok" }, msg));
-        toast(msg);
+        ctx.toast(msg);
         forgetDepartments();
         await load();
       } catch (err) {

@@ -1,9 +1,11 @@
 // Names for codes, fetched once per page: categories, departments, regions (all levels).
-import { api } from "../../api.js";
+import { api, uiConfig } from "../../api.js";
 import { regions } from "../../map.js";
 
+// One department list for the whole console (work views and management alike).
+export { departments as allDepartments, forgetDepartments } from "./work-common.js";
+
 let categories = null;
-let departments = null;
 let regionNames = null;
 
 /** Every category (the admin list when allowed, else the public active ones). */
@@ -19,21 +21,9 @@ export function forgetCategories() {
   categories = null;
 }
 
-export function forgetDepartments() {
-  departments = null;
-}
-
-export function allDepartments() {
-  departments ??= api.get("/api/v1/departments").catch((err) => {
-    departments = null;
-    throw err;
-  });
-  return departments;
-}
-
 /** code → {name, level, parent} for city, districts, streets, communities and grid cells. */
 export function regionIndex() {
-  regionNames ??= Promise.all([api.get("/api/v1/ui/config", undefined, { auth: false }),
+  regionNames ??= Promise.all([uiConfig(),
     ...["district", "street", "community", "grid"].map((l) => regions(l))]).then(([config, ...levels]) => {
     const index = new Map();
     if (config.city) index.set(config.city.code, { code: config.city.code, name: config.city.name, level: "city", parent: null });

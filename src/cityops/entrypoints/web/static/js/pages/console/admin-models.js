@@ -3,7 +3,7 @@
 import { api } from "../../api.js";
 import { fmtNumber, fmtPercent, fmtTime, t } from "../../i18n.js";
 import { h } from "../../ui.js";
-import { badge, canWrite, confirmAction, ensureCss, errorBox, errorText, field, loading, sortableTable, stateBox, toast, viewHeader } from "./admin-common.js";
+import { badge, canWrite, confirmAction, ensureCss, errorBox, errorText, field, loading, sortableTable, stateBox, viewHeader } from "./admin-common.js";
 
 function metric(m, ...names) {
   for (const n of names) if (m && typeof m[n] === "number") return m[n];
@@ -64,10 +64,10 @@ export async function mount(el, ctx) {
     if (!(await confirmAction(t("models.confirmActivate", { v: version }), "models.activate"))) return;
     try {
       await api.post(`/api/v1/admin/models/${encodeURIComponent(version)}/activate`, {});
-      toast(t("models.activated", { v: version }));
+      ctx.toast(t("models.activated", { v: version }));
       await load();
     } catch (err) {
-      toast(errorText(err), "error");
+      ctx.toast(errorText(err), "error");
     }
   }
 
@@ -87,7 +87,7 @@ export async function mount(el, ctx) {
       const r = await api.post("/api/v1/admin/models/train", { min_per_class: n, activate: activate.checked }, { timeout: 600000 });
       const acc = metric(r.metrics, "accuracy", "top1");
       progress.replaceChildren(h("p", { class: "adm-ok" }, t("models.trained", { v: r.version, n: fmtNumber(r.n_cases), acc: fmtPercent(acc) })));
-      toast(t("models.trained", { v: r.version, n: fmtNumber(r.n_cases), acc: fmtPercent(acc) }));
+      ctx.toast(t("models.trained", { v: r.version, n: fmtNumber(r.n_cases), acc: fmtPercent(acc) }));
       await load();
     } catch (err) {
       progress.replaceChildren(errorBox(err));

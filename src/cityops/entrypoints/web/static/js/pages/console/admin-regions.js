@@ -3,12 +3,12 @@
 // validation report cell by cell, and the other grid layers (多格合一): list, preview, import,
 // delete.
 import * as L from "leaflet";
-import { api } from "../../api.js";
+import { api, request } from "../../api.js";
 import { fmtNumber, fmtTime, t } from "../../i18n.js";
 import { createMap, regions } from "../../map.js";
 import { h } from "../../ui.js";
 import { regionIndex } from "./admin-lookup.js";
-import { badge, canWrite, confirmAction, drafts, ensureCss, errorBox, errorText, field, loading, modal, readFile, searchBox, sendRaw, stateBox, toast, viewHeader } from "./admin-common.js";
+import { badge, canWrite, confirmAction, drafts, ensureCss, errorBox, errorText, field, loading, modal, readFile, searchBox, stateBox, viewHeader } from "./admin-common.js";
 
 const PALETTE = ["#1a8cff", "#17b877", "#f5a623", "#a855f7", "#ef5da8", "#14b8a6", "#f97316", "#6366f1", "#84cc16", "#06b6d4", "#e11d48", "#8b5cf6"];
 const CRS = ["wgs84", "gcj02", "bd09", "cgcs2000"];
@@ -233,7 +233,7 @@ export async function mount(el, ctx) {
       if (previewLayer.getBounds().isValid()) map.flyToBounds(previewLayer.getBounds(), { duration: 0.6 });
       drawLayers();
     } catch (err) {
-      toast(errorText(err), "error");
+      ctx.toast(errorText(err), "error");
     }
   }
 
@@ -241,11 +241,11 @@ export async function mount(el, ctx) {
     if (!(await confirmAction(t("reg.deleteConfirm", { name: l.name || l.code, n: fmtNumber(l.cells) }), "reg.delete"))) return;
     try {
       await api.delete(`/api/v1/admin/layers/${encodeURIComponent(l.code)}`);
-      toast(t("reg.deleted", { name: l.name || l.code }));
+      ctx.toast(t("reg.deleted", { name: l.name || l.code }));
       if (state.preview === l.code) await preview(l.code);
       await loadLayers();
     } catch (err) {
-      toast(errorText(err), "error");
+      ctx.toast(errorText(err), "error");
     }
   }
 
@@ -254,7 +254,7 @@ export async function mount(el, ctx) {
     const d = drafts.get(`import-${kind}`) || {};
     const file = h("input", { type: "file", accept: kind === "layer" ? ".geojson,.json" : ".geojson,.json,.csv" });
     const crs = h("select", { name: "crs" }, CRS.map((c) => h("option", { value: c, selected: (d.crs || "wgs84") === c }, t(`reg.crs.${c}`))));
-    const code = h("input", { name: "code", value: d.code || "", pattern: "[a-z0-9-]+", placeholder: "police" });
+    const code = h("input", { name: "code", value: d.code || "", pattern: "[a-z0-9][a-z0-9\\-]*", placeholder: "police" });
     const name = h("input", { name: "name", value: d.name || "", placeholder: t("reg.layerNameHint") });
     const out = h("div", { class: "adm-result" });
     const submit = h("button", { type: "submit", class: "btn btn-primary" }, t("reg.importRun"));
@@ -283,15 +283,17 @@ export async function mount(el, ctx) {
         const csv = /\.csv$/i.test(f.name);
         let r;
         if (kind === "layer") {
-          r = await sendRaw("PUT", `/api/v1/admin/layers/${encodeURIComponent(code.value.trim())}`, text, "application/json", { crs: crs.value, name: name.value.trim() || undefined });
+          r = await request("PUT", `/api/v1/admin/layers/${encodeURIComponent(code.value.trim())}`, { body: text, contentType: "application/json",
+            query: { crs: crs.value, name: name.value.trim() || undefined }, timeout: null });
         } else {
-          r = await sendRaw("POST", "/api/v1/admin/regions", text, csv ? "text/csv; charset=utf-8" : "application/geo+json", { crs: crs.value });
+          r = await request("POST", "/api/v1/admin/regions", { body: text, contentType: csv ? "text/csv; charset=utf-8" : "application/geo+json",
+            query: { crs: crs.value }, timeout: null });
         }
         drafts.clear(`import-${kind}`);
         out.replaceChildren(h("p", { class: "adm-ok" }, kind === "layer"
           ? t("reg.layerDone", { code: code.value.trim(), n: fmtNumber(r.cells ?? r.created ?? 0) })
           : t("admin.importResult", { created: fmtNumber(r.created), updated: fmtNumber(r.updated) })));
-        toast(out.textContent);
+        ctx.toast(out.textContent);
         if (kind === "layer") await loadLayers();
         else ctx.refresh?.();
       } catch (err) {

@@ -3,17 +3,11 @@
 // code) + time → the rule, its department and the API's explanation.
 import * as L from "leaflet";
 import { api, uiConfig } from "../../api.js";
-import { fmtTime, t } from "../../i18n.js";
+import { fmtTime, localized, offsetOf, t } from "../../i18n.js";
 import { createMap, drawRegions } from "../../map.js";
-import { h } from "../../ui.js";
+import { h, saveFile } from "../../ui.js";
 import { allCategories, allDepartments, regionIndex, regionPath } from "./admin-lookup.js";
-import { badge, bilingual, canWrite, drafts, ensureCss, errorBox, errorText, field, loading, modal, readFile, searchBox, sortableTable, stateBox, toast, viewHeader } from "./admin-common.js";
-
-function offsetOf(timeZone) {
-  const name = new Intl.DateTimeFormat("en", { timeZone, timeZoneName: "longOffset" }).formatToParts(new Date())
-    .find((p) => p.type === "timeZoneName")?.value || "GMT+08:00";
-  return name.match(/GMT([+-]\d\d:\d\d)/)?.[1] || "+00:00";
-}
+import { badge, canWrite, drafts, ensureCss, errorBox, errorText, field, loading, modal, readFile, searchBox, sortableTable, stateBox, viewHeader } from "./admin-common.js";
 
 function localInput(d, timeZone) {
   const p = Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" })
@@ -119,12 +113,7 @@ export async function mount(el, ctx) {
     if (!state.ruleset) return;
     const rs = state.ruleset;
     const data = { version: rs.version, effective_from: rs.effective_from, rules: rs.rules.map(({ id, ...r }) => r) };
-    const href = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
-    const a = h("a", { href, download: `rules-${rs.version}.json`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(href), 10000);
+    saveFile(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }), `rules-${rs.version}.json`);
   }
 
   function openImport() {
@@ -170,7 +159,7 @@ export async function mount(el, ctx) {
       try {
         const r = await api.post("/api/v1/admin/rules", { version: version.value.trim(), effective_from: `${from.value}:00${offset}`, rules });
         drafts.clear("rules-import");
-        toast(t("rules.published", { version: version.value.trim(), n: r.created }));
+        ctx.toast(t("rules.published", { version: version.value.trim(), n: r.created }));
         close();
         state.version = null;
         await loadAll();
@@ -205,7 +194,7 @@ export async function mount(el, ctx) {
           placeName.textContent = t("rules.tester.outside");
         }
       } catch (err) {
-        toast(errorText(err), "error");
+        ctx.toast(errorText(err), "error");
       }
     });
   }
@@ -245,13 +234,13 @@ export async function mount(el, ctx) {
         answer.replaceChildren(h("div", { class: "rules-answer__card is-found", "data-testid": "rule-answer" },
           h("div", { class: "rules-answer__dept" }, deptName(r.department)),
           h("div", { class: "rules-answer__meta" }, badge(t("rules.tester.rule", { id: r.rule_id }), "good"), " ", badge(r.ruleset)),
-          h("p", {}, bilingual(r.explanation)),
+          h("p", {}, localized(r.explanation)),
           h("button", { type: "button", class: "btn btn-ghost", onclick: () => { state.selectedRule = r.rule_id; if (state.ruleset?.version !== r.ruleset) { state.version = r.ruleset; loadRules(); } else drawRules(); } }, t("rules.tester.show"))));
         state.selectedRule = r.rule_id;
         if (state.ruleset?.version === r.ruleset) drawRules();
       } else {
         answer.replaceChildren(h("div", { class: "rules-answer__card is-missing", "data-testid": "rule-answer" },
-          h("div", { class: "rules-answer__dept" }, t("rules.tester.noRule")), h("p", {}, bilingual(r.reason))));
+          h("div", { class: "rules-answer__dept" }, t("rules.tester.noRule")), h("p", {}, localized(r.reason))));
       }
     } catch (err) {
       answer.replaceChildren(errorBox(err));

@@ -4,7 +4,7 @@ import { api } from "../../api.js";
 import { t } from "../../i18n.js";
 import { h } from "../../ui.js";
 import { forgetCategories } from "./admin-lookup.js";
-import { badge, canWrite, drafts, ensureCss, errorBox, errorText, field, loading, searchBox, showFieldErrors, stateBox, toast, viewHeader } from "./admin-common.js";
+import { badge, canWrite, drafts, ensureCss, errorBox, errorText, field, loading, searchBox, showFieldErrors, stateBox, viewHeader } from "./admin-common.js";
 
 const STAGES = ["accept", "verify", "dispatch", "handle", "check"];
 
@@ -128,7 +128,7 @@ export async function mount(el, ctx) {
       e.preventDefault();
       const diff = changed();
       if (!diff.length) {
-        toast(t("tax.nothing"));
+        ctx.toast(t("tax.nothing"));
         return;
       }
       const now = snapshot();
@@ -149,7 +149,7 @@ export async function mount(el, ctx) {
         Object.assign(c, result);
         drafts.clear(draftKey);
         forgetCategories();
-        toast(t("tax.saved", { key: c.key, name: c.name }));
+        ctx.toast(t("tax.saved", { key: c.key, name: c.name }));
         drawList();
         drawEditor();
       } catch (err) {

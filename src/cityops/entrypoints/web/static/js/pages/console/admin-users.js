@@ -4,7 +4,7 @@ import { api } from "../../api.js";
 import { fmtNumber, t, tOr } from "../../i18n.js";
 import { h } from "../../ui.js";
 import { allDepartments, regionIndex, regionPath } from "./admin-lookup.js";
-import { badge, canWrite, confirmAction, drafts, ensureCss, errorBox, errorText, field, loading, modal, searchBox, showFieldErrors, sortableTable, stateBox, toast, viewHeader } from "./admin-common.js";
+import { badge, canWrite, confirmAction, drafts, ensureCss, errorBox, errorText, field, loading, modal, searchBox, showFieldErrors, sortableTable, stateBox, viewHeader } from "./admin-common.js";
 
 const ROLES = ["admin", "commander", "dispatcher", "acceptor", "shift_leader", "handler", "inspector", "auditor", "citizen"];
 const CHANNELS = ["hotline", "inspector", "citizen", "manual", "video"];
@@ -111,7 +111,7 @@ export async function mount(el, ctx) {
       for (const k of Object.keys(n)) if (n[k] !== before[k]) patch[k] = (k === "scope" || k === "department") && !n[k] ? null : n[k];
       if (password.value) patch.password = password.value;
       if (!Object.keys(patch).length) {
-        toast(t("tax.nothing"));
+        ctx.toast(t("tax.nothing"));
         return;
       }
       if ((patch.active === false || (patch.role && u.role === "admin")) && !(await confirmAction(t("users.confirmDemote", { name: u.username })))) return;
@@ -121,7 +121,7 @@ export async function mount(el, ctx) {
         const r = await api.patch(`/api/v1/admin/users/${encodeURIComponent(u.username)}`, patch);
         Object.assign(u, r);
         drafts.clear(`user.${u.username}`);
-        toast(t("users.saved", { name: u.username }));
+        ctx.toast(t("users.saved", { name: u.username }));
         drawList();
         drawEdit();
       } catch (err) {
@@ -157,7 +157,7 @@ export async function mount(el, ctx) {
         drafts.clear("users-import");
         const msg = t("admin.importResult", { created: fmtNumber(r.created), updated: fmtNumber(r.updated) });
         out.replaceChildren(h("p", { class: "adm-ok" }, msg));
-        toast(msg);
+        ctx.toast(msg);
         await load();
       } catch (err) {
         out.replaceChildren(errorBox(err));

@@ -4,12 +4,12 @@
 // timeline with photos.
 import * as L from "leaflet";
 import { api } from "../../api.js";
-import { fmtNumber, fmtPercent, t, tOr } from "../../i18n.js";
+import { fmtNumber, fmtPercent, localized, t, tOr } from "../../i18n.js";
 import { createMap, drawRegions } from "../../map.js";
 import { h } from "../../ui.js";
 import { ensureCss as lifelineCss, levelBadge, planBlock, typeName } from "./lifeline-common.js";
 import { DANGER, PRIMARY, actionForm } from "./work-actions.js";
-import { channelName, clockChip, errorState, fmtFull, fmtWhen, stateBadge, urgencyBadge, fill, bilingual,
+import { channelName, clockChip, errorState, fmtFull, fmtWhen, stateBadge, urgencyBadge, fill,
 } from "./work-common.js";
 
 const MEDIA = /^media:\/\/([A-Za-z0-9_-]+)$/;
@@ -45,7 +45,7 @@ function classificationCard(c) {
       ["console.case.decision", cl.auto ? t("console.case.auto") : t("console.case.manual")],
       ["console.case.confidence", cl.confidence != null ? fmtPercent(cl.confidence) : null],
     ]),
-    cl.reason ? h("p", { class: "explain" }, bilingual(cl.reason)) : null,
+    cl.reason ? h("p", { class: "explain" }, localized(cl.reason)) : null,
     sugg.length ? h("ol", { class: "sugg" }, sugg.map((s) => h("li", {},
       h("span", {}, `${s.category} ${s.name}`), h("span", { class: "bar" }, h("i", { style: { width: `${Math.round(s.confidence * 100)}%` } })),
       h("b", {}, fmtPercent(s.confidence))))) : null,
@@ -62,11 +62,11 @@ function routingCard(c) {
       ["console.case.suggestedDept", c.routing.department_name],
       ["console.case.rule", c.routing.rule_id != null ? `#${c.routing.rule_id} · ${c.routing.ruleset || ""}` : null],
     ]) : null,
-    c.routing?.explanation ? h("p", { class: "explain" }, bilingual(c.routing.explanation)) : null,
+    c.routing?.explanation ? h("p", { class: "explain" }, localized(c.routing.explanation)) : null,
     last ? h("div", { class: "why" }, h("h3", {}, t("console.case.why", { dept: last.department || "—" })),
       last.data.why && last.data.why === c.routing?.explanation
         ? h("p", { class: "muted" }, t("console.case.followed", { who: last.actor, at: fmtWhen(last.at) }))
-        : h("p", { class: "explain" }, last.data.why ? bilingual(last.data.why) : (last.note || t("console.case.noWhy"))),
+        : h("p", { class: "explain" }, last.data.why ? localized(last.data.why) : (last.note || t("console.case.noWhy"))),
       last.note && last.data.why ? h("p", { class: "tl__note" }, last.note) : null,
       last.data.routing_followed === false ? h("p", { class: "warn" }, t("console.case.overridden")) : null) : null);
 }
@@ -109,7 +109,7 @@ function reportCard(c) {
       ["console.case.reporter", [c.reporter_name, c.reporter_phone].filter(Boolean).join(" ") || null],
       ["console.case.reportCount", c.report_count > 1 ? t("console.case.reportCountN", { n: c.report_count }) : null],
       ["console.case.rating", c.rating ? "★".repeat(c.rating) : null],
-      ["console.case.warnings", c.warnings?.length ? c.warnings.map((w) => bilingual(String(w))).join("；") : null],
+      ["console.case.warnings", c.warnings?.length ? c.warnings.map((w) => localized(String(w))).join("；") : null],
     ]),
     c.extension ? h("div", { class: "notice" }, h("b", {}, t("console.case.extension", { limit: tOr(`console.limit.${c.extension.limit}`, c.extension.limit) })),
       c.extension.note ? h("p", {}, c.extension.note) : null) : null,
@@ -146,7 +146,7 @@ function timeline(c) {
     h("time", { datetime: e.at }, fmtWhen(e.at, true))),
   h("div", { class: "tl__who muted" }, e.actor, " · ", tOr(`console.role.${e.actor_role}`, e.actor_role),
     e.department ? ` · ${e.department}` : ""),
-  e.note ? h("p", { class: "tl__note" }, bilingual(e.note)) : null,
+  e.note ? h("p", { class: "tl__note" }, localized(e.note)) : null,
   e.data?.limit ? h("p", { class: "muted" }, t("console.case.limit", { limit: tOr(`console.limit.${e.data.limit}`, e.data.limit) })) : null,
   e.data?.category ? h("p", { class: "muted" }, t("console.case.amendedCategory", { from: e.data.old_category || "—", to: e.data.category })) : null,
   e.data?.into ? h("p", { class: "muted" }, t("console.case.mergedIntoNo", { no: e.data.into })) : null,

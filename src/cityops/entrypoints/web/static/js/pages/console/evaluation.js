@@ -1,22 +1,15 @@
 // 综合评价: evaluation tables by department / street / grid / inspector, the composite score
 // with adjustable weights, each column's formula as its tooltip, CSV export from the API; and
 // the routing-quality report (分拨质量) per responsibility rule.
-import { api, uiConfig } from "../../api.js";
-import { currentLang, fmtNumber, fmtPercent, t } from "../../i18n.js";
+import { api, download, uiConfig } from "../../api.js";
+import { currentLang, fmtNumber, fmtPercent, localized, offsetOf, t } from "../../i18n.js";
 import { h } from "../../ui.js";
-import { bilingual, downloadCsv, drafts, ensureCss, errorBox, errorText, loading, sortableTable, toast, viewHeader } from "./admin-common.js";
+import { drafts, ensureCss, errorBox, errorText, loading, sortableTable, viewHeader } from "./admin-common.js";
 
 const DIMENSIONS = ["department", "street", "grid", "inspector"];
 const PRESETS = ["7d", "30d", "month", "lastMonth", "custom"];
 const RATES = new Set(["close_rate", "on_time_close_rate", "on_time_handle_rate", "rework_rate", "return_rate", "satisfaction"]);
 const LOWER_IS_BETTER = new Set(["rework_rate", "return_rate", "overdue", "returned", "reworked", "mean_handle_hours", "median_handle_hours"]);
-
-function offsetOf(timeZone) {
-  const name = new Intl.DateTimeFormat("en", { timeZone, timeZoneName: "longOffset" }).formatToParts(new Date())
-    .find((p) => p.type === "timeZoneName")?.value || "GMT+08:00";
-  const m = name.match(/GMT([+-]\d\d:\d\d)/);
-  return m ? m[1] : "+00:00";
-}
 
 function localDate(d, timeZone) {
   return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(d);
@@ -86,7 +79,7 @@ export async function mount(el, ctx) {
     input.addEventListener("change", () => {
       if (!fromInput.value || !toInput.value) return;
       if (fromInput.value > toInput.value) {
-        toast(t("eval.badRange"), "error");
+        ctx.toast(t("eval.badRange"), "error");
         return;
       }
       state.preset = "custom";
@@ -110,13 +103,13 @@ export async function mount(el, ctx) {
     csvBtn.disabled = true;
     try {
       if (state.tab === "routing") {
-        await downloadCsv("/api/v1/reports/routing-quality", query(), `routing-quality_${state.from}_${state.to}.csv`);
+        await download("/api/v1/reports/routing-quality", { ...query(), format: "csv" }, `routing-quality_${state.from}_${state.to}.csv`);
       } else {
-        await downloadCsv("/api/v1/evaluation", { ...query(), dimension: state.dimension, weights: weightsParam() }, `evaluation-${state.dimension}_${state.from}_${state.to}.csv`);
+        await download("/api/v1/evaluation", { ...query(), dimension: state.dimension, weights: weightsParam(), format: "csv" }, `evaluation-${state.dimension}_${state.from}_${state.to}.csv`);
       }
-      toast(t("eval.csvDone"));
+      ctx.toast(t("eval.csvDone"));
     } catch (err) {
-      toast(errorText(err), "error");
+      ctx.toast(errorText(err), "error");
     } finally {
       csvBtn.disabled = false;
     }
@@ -165,7 +158,7 @@ export async function mount(el, ctx) {
           for (const [k, input] of Object.entries(inputs)) {
             const n = Number(input.value);
             if (!Number.isFinite(n) || n < 0) {
-              toast(t("eval.badWeight", { name: label(result.formulas[k]) }), "error");
+              ctx.toast(t("eval.badWeight", { name: label(result.formulas[k]) }), "error");
               input.focus();
               return;
             }
@@ -199,15 +192,15 @@ export async function mount(el, ctx) {
     const columns = [
       { key: "rank", label: t("eval.rank"), num: true, value: (r) => r._rank },
       { key: "name", label: t(`eval.dim.${state.dimension}`), value: (r) => r.name || r.key, render: (r) => h("span", { class: "eval-name", title: r.key }, r.name || r.key) },
-      { key: "score", label: label(result.formulas.score), title: bilingual(result.formulas.score.formula), num: true, value: (r) => r.score,
+      { key: "score", label: label(result.formulas.score), title: localized(result.formulas.score.formula), num: true, value: (r) => r.score,
         render: (r) => r.score === null || r.score === undefined ? h("span", { class: "muted" }, "—")
           : h("span", { class: "eval-score" }, h("span", { class: "eval-score__bar", style: { width: `${Math.max(0, Math.min(100, r.score))}%` } }), h("b", {}, fmtNumber(r.score, { maximumFractionDigits: 1 }))) },
-      ...keys.map((k) => ({ key: k, label: label(result.formulas[k]), title: bilingual(result.formulas[k].formula), num: true, value: (r) => r.metrics[k], render: (r) => metricCell(k, r.metrics[k]) })),
+      ...keys.map((k) => ({ key: k, label: label(result.formulas[k]), title: localized(result.formulas[k].formula), num: true, value: (r) => r.metrics[k], render: (r) => metricCell(k, r.metrics[k]) })),
     ];
     const { table } = sortableTable({ columns, rows, empty: t("eval.empty"), className: "eval-table" });
     body.replaceChildren(h("div", { class: "adm-card adm-scroll" }, table),
       h("details", { class: "adm-card eval-formulas" }, h("summary", {}, t("eval.formulas")),
-        h("dl", {}, Object.entries(result.formulas).flatMap(([k, f]) => [h("dt", {}, label(f)), h("dd", {}, bilingual(f.formula))]))));
+        h("dl", {}, Object.entries(result.formulas).flatMap(([k, f]) => [h("dt", {}, label(f)), h("dd", {}, localized(f.formula))]))));
     summary.textContent = t("eval.summary", { n: rows.length, from: state.from, to: state.to });
   }
 
@@ -225,7 +218,7 @@ export async function mount(el, ctx) {
       { key: "examples", label: t("eval.rq.examples"), sortable: false, value: () => null, render: (r) => h("span", { class: "eval-examples" }, (r.examples || []).slice(0, 3).map((id) => h("a", { href: `#/cases/${id}` }, id))) },
     ];
     const { table } = sortableTable({ columns, rows: report.rows, sort: { key: "return_rate", dir: -1 }, empty: t("eval.rq.empty"), className: "eval-table" });
-    body.replaceChildren(h("p", { class: "adm-note" }, bilingual(report.explanation)), h("div", { class: "adm-card adm-scroll" }, table));
+    body.replaceChildren(h("p", { class: "adm-note" }, localized(report.explanation)), h("div", { class: "adm-card adm-scroll" }, table));
     summary.textContent = t("eval.rq.summary", { n: report.rows.length, from: state.from, to: state.to });
   }
 

@@ -13,15 +13,6 @@ const LIMIT = 50;
 const FIELDS = ["state", "level", "type", "asset"];
 const STATES = ["open", "active", "acknowledged", "cleared"];
 
-/** Open alarms per exact level: the API's level filter is a minimum, so four totals. */
-async function levelCounts() {
-  const totals = await Promise.all(LEVELS.map((level) => api.get("/api/v1/lifeline/alarms", { state: "open", level, limit: 1 })
-    .then((r) => r.total)));
-  const out = {};
-  LEVELS.forEach((level, i) => { out[level] = totals[i] - (i ? totals[i - 1] : 0); });
-  return out;
-}
-
 function filters(ctx) {
   const q = ctx.query;
   const select = (name, options) => {
@@ -108,7 +99,8 @@ export async function mount(el, ctx) {
   let items = [];
   async function load() {
     try {
-      const [page, counts] = await Promise.all([api.get("/api/v1/lifeline/alarms", query), levelCounts()]);
+      const page = await api.get("/api/v1/lifeline/alarms", query);
+      const counts = page.open_by_level; // open alarms per level, whatever the filters
       items = page.alarms;
       strip.replaceChildren(levelStrip(counts));
       if (!items.length) {

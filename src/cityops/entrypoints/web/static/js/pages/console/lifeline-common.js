@@ -3,14 +3,11 @@
 // safe view of raw bytes.
 import { ApiError, api } from "../../api.js";
 import { fmtNumber, localized, t, tOr } from "../../i18n.js";
-import { h } from "../../ui.js";
+import { h, linkStylesheet } from "../../ui.js";
 
-let linked = false;
-/** Link css/lifeline.css once (the shell links only its own stylesheet). */
+/** Link css/lifeline.css (the shell links only its own stylesheet). */
 export function ensureCss() {
-  if (linked || document.querySelector("link[data-lifeline-css]")) return;
-  linked = true;
-  document.head.append(h("link", { rel: "stylesheet", href: "/static/css/lifeline.css", "data-lifeline-css": "1" }));
+  linkStylesheet("/static/css/lifeline.css");
 }
 
 export const LEVELS = [4, 3, 2, 1];

@@ -2,13 +2,13 @@
 // states, with counts, deadline colours, sorting and paging; refreshed by the live stream.
 // Some steps need no form and are taken from the row: 受理, 签收, and 派遣 to the department the
 // responsibility list proposes (shown in the row, with its explanation).
-import { api } from "../../api.js";
-import { fmtNumber, t, tOr } from "../../i18n.js";
+import { api, newIdempotencyKey } from "../../api.js";
+import { fmtNumber, localized, t, tOr } from "../../i18n.js";
 import { h, throttle } from "../../ui.js";
 import {
-  OPEN_STATES, SORTS, act, caseTable, countOf, emptyState, errorState, fetchAll, newIdempotencyKey,
+  OPEN_STATES, SORTS, act, caseTable, countOf, emptyState, errorState, fetchAll,
   outcomeText, pager,
-  fill, bilingual,
+  fill,
 } from "./work-common.js";
 
 const PAGE = 20;
@@ -184,7 +184,7 @@ export async function mount(el, ctx) {
     if (action === "dispatch") {
       const dept = d?.routing?.department_name;
       return h("div", { class: "quick-dispatch" },
-        dept ? h("span", { class: "suggest", title: d.routing.explanation ? bilingual(d.routing.explanation) : "" },
+        dept ? h("span", { class: "suggest", title: d.routing.explanation ? localized(d.routing.explanation) : "" },
           h("small", { class: "muted" }, t("console.queue.suggest")), dept) : h("span", { class: "muted small" }, t("console.form.noRouting")),
         dept ? b : h("a", { class: "btn btn-sm", href: `#/case/${c.id}` }, t("console.queue.choose")));
     }

@@ -3,14 +3,14 @@
 // (or 1/2/3) to choose → amend. locate: click the map (or pick a grid cell) → amend the
 // location. suggested: the case and its suggested duplicate side by side → merge or reject.
 import * as L from "leaflet";
-import { api } from "../../api.js";
-import { fmtNumber, fmtPercent, t } from "../../i18n.js";
+import { api, newIdempotencyKey } from "../../api.js";
+import { fmtNumber, fmtPercent, localized, t } from "../../i18n.js";
 import { createMap, drawRegions, regions } from "../../map.js";
 import { h } from "../../ui.js";
 import {
-  OPEN_STATES, act, categories, clockChip, emptyState, errorState, fmtWhen, newIdempotencyKey, outcomeText,
+  OPEN_STATES, act, categories, clockChip, emptyState, errorState, fmtWhen, outcomeText,
   stateBadge, urgencyBadge,
-  fill, bilingual,
+  fill,
 } from "./work-common.js";
 
 const TABS = {
@@ -132,7 +132,7 @@ export async function mount(el, ctx) {
         buttons.length ? h("div", { class: "sugg-list" }, buttons) : h("p", { class: "muted" }, t("console.triage.noSuggestions")),
         terms.length ? h("p", { class: "terms" }, h("span", { class: "muted" }, t("console.case.terms")),
           terms.map((e) => h("span", { class: "term", title: String(e.weight) }, e.term))) : null,
-        cl.reason ? h("p", { class: "explain" }, bilingual(cl.reason)) : null),
+        cl.reason ? h("p", { class: "explain" }, localized(cl.reason)) : null),
       h("section", { class: "card" }, h("h2", { class: "card__title" }, t("console.triage.other")),
         h("div", { class: "inline-form" }, other, otherBtn)));
     const onKey = (ev) => {

@@ -1,10 +1,10 @@
 // The action forms of the case view: one small form per workflow action with just the fields
 // that action needs. What is typed is kept as a draft in localStorage (a reload or a re-login
 // brings it back); the Idempotency-Key is made once per form, so a double click acts once.
-import { api } from "../../api.js";
-import { t, tOr } from "../../i18n.js";
+import { api, newIdempotencyKey } from "../../api.js";
+import { localized, t, tOr } from "../../i18n.js";
 import { h } from "../../ui.js";
-import { act, bilingual, categories, clearDraft, departments, loadDraft, newIdempotencyKey, outcomeText, saveDraft } from "./work-common.js";
+import { act, categories, clearDraft, departments, loadDraft, outcomeText, saveDraft } from "./work-common.js";
 
 export const NOTE_REQUIRED = new Set(["invalidate", "refute", "redispatch", "return", "complete", "check_fail",
   "request_extension", "deny_extension", "suspend", "supervise", "reopen", "reject_duplicate"]);
@@ -43,7 +43,7 @@ export async function actionForm(detail, action, { onDone, onCancel, toast }) {
     if (initial != null) select.value = String(initial);
     controls.department_id = select;
     const why = detail.routing?.explanation;
-    parts.push(field("console.form.department", select, why ? bilingual(why) : t("console.form.noRouting")));
+    parts.push(field("console.form.department", select, why ? localized(why) : t("console.form.noRouting")));
   }
   if (action === "request_extension") {
     const select = h("select", { name: "extension", required: true },

@@ -1,8 +1,8 @@
 // Shared pieces of the console's work views: badges, deadline clocks, tables, empty and error
-// states, drafts kept in localStorage, Idempotency-Keys, and the reference lists (cached).
+// states, drafts kept in localStorage, workflow actions, and the reference lists (cached).
 import { api, uiConfig } from "../../api.js";
-import { currentLang, fmtNumber, fmtTime, localized, t, tOr } from "../../i18n.js";
-import { h } from "../../ui.js";
+import { fmtNumber, fmtTime, t, tOr } from "../../i18n.js";
+import { draftStore, h } from "../../ui.js";
 
 let tz = "Asia/Shanghai";
 uiConfig().then((c) => { tz = c.timezone || tz; }).catch(() => {});
@@ -122,33 +122,18 @@ export function pager(total, offset, limit, go) {
       title: t("console.pager.next") }, "›"));
 }
 
-// -- drafts and idempotency -------------------------------------------------------------------
+// -- drafts and actions -----------------------------------------------------------------------
 
-const DRAFT_PREFIX = "cityops.console.draft.";
+const drafts = draftStore("cityops.console.draft.");
 
-export function loadDraft(key) {
-  try {
-    return JSON.parse(localStorage.getItem(DRAFT_PREFIX + key) || "null");
-  } catch {
-    return null;
-  }
-}
+export const loadDraft = (key) => drafts.get(key);
+export const clearDraft = (key) => drafts.clear(key);
 
+/** Keep a draft stamped with when (the form says "restored"); an all-empty one is dropped. */
 export function saveDraft(key, value) {
   const empty = !value || Object.values(value).every((v) => v === "" || v === null || v === undefined);
-  if (empty) localStorage.removeItem(DRAFT_PREFIX + key);
-  else localStorage.setItem(DRAFT_PREFIX + key, JSON.stringify({ ...value, saved_at: Date.now() }));
-}
-
-export function clearDraft(key) {
-  localStorage.removeItem(DRAFT_PREFIX + key);
-}
-
-/** A fresh key per form (crypto.randomUUID needs a secure context; an intranet may be http). */
-export function newIdempotencyKey() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  if (empty) drafts.clear(key);
+  else drafts.set(key, { ...value, saved_at: Date.now() });
 }
 
 /** POST a workflow action with its Idempotency-Key. */
@@ -173,13 +158,14 @@ export function departments() {
   return departmentsP;
 }
 
+/** After a department is added or changed: the next departments() asks again. */
+export function forgetDepartments() {
+  departmentsP = null;
+}
+
 export function categories() {
   categoriesP ??= api.get("/api/v1/categories").catch((e) => { categoriesP = null; throw e; });
   return categoriesP;
-}
-
-export function isEn() {
-  return currentLang() === "en";
 }
 
 /** A case's row count for a query (limit=1: the API answers the total). */
@@ -218,19 +204,4 @@ function remaining(c) {
 export function fill(el, ...children) {
   el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   return el;
-}
-
-const CJK = /[\u3400-\u9fff]/;
-/** The user's half of a bilingual text, whichever half comes first ("中文 / English" too). */
-export function bilingual(text) {
-  if (typeof text !== "string") return text;
-  const cut = text.indexOf(" / ");
-  if (cut < 0) return text;
-  const a = text.slice(0, cut);
-  const b = text.slice(cut + 3);
-  const zhFirst = CJK.test(a) && !CJK.test(b);
-  const enFirst = !CJK.test(a) && CJK.test(b);
-  if (!zhFirst && !enFirst) return localized(text);
-  const [zh, en] = zhFirst ? [a, b] : [b, a];
-  return isEn() ? en : zh;
 }

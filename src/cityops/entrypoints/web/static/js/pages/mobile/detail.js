@@ -3,7 +3,7 @@
 // is kept as a draft; confirming queues it in the outbox with its own Idempotency-Key.
 import { api, currentUser } from "../../api.js";
 import { fmtTime, t } from "../../i18n.js";
-import { $, h } from "../../ui.js";
+import { $, draftStore, h } from "../../ui.js";
 import { app, actionName, clockText, dueText, errorBox, stateName, toast, transitions } from "./common.js";
 import { enqueue, pendingFor } from "./outbox.js";
 import { refThumb } from "./photos.js";
@@ -14,7 +14,8 @@ const PRIMARY = new Set(["verify", "start", "complete", "check_pass"]);
 const DANGER = new Set(["refute", "check_fail", "return"]);
 let current = null;
 
-const draftKey = (caseId, action) => `cityops.m.draft.action.${currentUser()?.username}.${caseId}.${action}`;
+const drafts = draftStore("cityops.m.draft.action.");
+const draftKey = (caseId, action) => `${currentUser()?.username}.${caseId}.${action}`;
 
 function photosOf(c) {
   return c.timeline.flatMap((e) => (e.media || []).map((ref) => ({ ref, label: e.label })));
@@ -42,7 +43,7 @@ async function actionForm(c, allowed, box) {
   const needsNote = tr?.guards?.includes("note");
   const needsExtension = tr?.guards?.includes("extension_limit");
   const key = draftKey(c.id, allowed.action);
-  const draft = JSON.parse(localStorage.getItem(key) || "{}");
+  const draft = drafts.get(key) || {};
   const note = h("textarea", { class: "m-input", id: "a-note", rows: 4, maxlength: 2000,
     placeholder: t(needsNote ? "mobile.action.noteRequired" : "mobile.action.noteOptional") });
   note.value = draft.note || "";
@@ -64,7 +65,7 @@ async function actionForm(c, allowed, box) {
     strip && h("div", { class: "m-field" }, h("span", {}, t(allowed.action === "complete" ? "mobile.action.resultPhotos" : "mobile.action.photos")),
       strip.strip, add),
     error, h("div", { class: "m-row" }, cancel, ok));
-  formEl.addEventListener("input", () => localStorage.setItem(key, JSON.stringify({ note: note.value, extension: extension?.value })));
+  formEl.addEventListener("input", () => drafts.set(key, { note: note.value, extension: extension?.value }));
   cancel.addEventListener("click", () => { box.replaceChildren(); renderActions(c, box.previousSibling); });
   formEl.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -83,7 +84,7 @@ async function actionForm(c, allowed, box) {
     try {
       await enqueue({ kind: "action", caseId: c.id, action: allowed.action,
         title: `${c.category_name || c.title || ""} · ${c.case_no}`, body, photos: [...photos] });
-      localStorage.removeItem(key);
+      drafts.clear(key);
       toast(navigator.onLine ? t("mobile.action.sending", { action: label }) : t("mobile.report.queuedOffline"), "good");
       location.hash = "#tasks";
     } catch (err) {

@@ -5,7 +5,7 @@
 // API answers a repeated key with the first result. A 4xx (the API refused the content) marks
 // the item failed with the API's reason, to edit or resend; no network, a time-out or a 5xx
 // leaves it waiting. Items belong to the user who made them and are sent with their token only.
-import { ApiError, currentUser, request } from "../../api.js";
+import { ApiError, currentUser, newIdempotencyKey, request } from "../../api.js";
 import { idb } from "./db.js";
 
 const STORE = "outbox";
@@ -18,13 +18,6 @@ const listeners = new Set();
 let flushing = false;
 let needsLogin = false;
 let timer = null;
-
-/** A new random id; crypto.randomUUID exists only on https, getRandomValues everywhere. */
-export function newId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-}
 
 export function onChange(fn) {
   listeners.add(fn);
@@ -67,7 +60,7 @@ export function loginNeeded() {
  * Queue a submission. kind "report": body is the inspector report without report_id/photos;
  * kind "action": caseId, action and body (note …) without media. photos: Blobs.
  */
-export async function enqueue({ kind, title, caseId, action, body, photos = [], id = newId() }) {
+export async function enqueue({ kind, title, caseId, action, body, photos = [], id = newIdempotencyKey() }) {
   const item = {
     id, kind, title, caseId, action, body,
     user: currentUser()?.username || null,

@@ -2,13 +2,13 @@
 // pin on the map, description and optional component code. What is typed is kept as a draft
 // (localStorage; photos in IndexedDB) until it is queued; queuing never needs the network.
 import * as L from "leaflet";
-import { currentUser } from "../../api.js";
+import { currentUser, newIdempotencyKey } from "../../api.js";
 import { t } from "../../i18n.js";
 import { createMap, drawRegions } from "../../map.js";
-import { $, h } from "../../ui.js";
+import { $, draftStore, h } from "../../ui.js";
 import { app, cachedGet, toast } from "./common.js";
 import { idb } from "./db.js";
-import { enqueue, newId } from "./outbox.js";
+import { enqueue } from "./outbox.js";
 import { blobImage, downscale } from "./photos.js";
 
 const MAX_PHOTOS = 9;
@@ -19,6 +19,8 @@ let map = null;
 let mapBuilding = false; // createMap awaits the config: a second call meanwhile must not start another map on #r-map
 let pin = null;
 
+// The typed fields in localStorage, the photos (Blobs) in IndexedDB, under the same key.
+const drafts = draftStore();
 const draftKey = () => `cityops.m.draft.report.${currentUser()?.username}`;
 
 function saveDraft() {
@@ -26,7 +28,7 @@ function saveDraft() {
     category: form.category, position: form.position, editing: form.editing,
     description: $("#r-description").value, address: $("#r-address").value, component: $("#r-component").value,
   };
-  localStorage.setItem(draftKey(), JSON.stringify(draft));
+  drafts.set(draftKey(), draft);
 }
 
 async function savePhotos() {
@@ -34,7 +36,7 @@ async function savePhotos() {
 }
 
 async function loadDraft() {
-  const draft = JSON.parse(localStorage.getItem(draftKey()) || "null");
+  const draft = drafts.get(draftKey());
   const photos = await idb.get("drafts", draftKey()).catch(() => null);
   form.photos.splice(0, Infinity, ...(photos?.photos || []));
   if (!draft) return;
@@ -47,7 +49,7 @@ async function loadDraft() {
 }
 
 async function clearDraft() {
-  localStorage.removeItem(draftKey());
+  drafts.clear(draftKey());
   await idb.delete("drafts", draftKey());
   form.photos.length = 0;
   Object.assign(form, { category: null, position: null, editing: null });
@@ -234,7 +236,7 @@ async function submit(ev) {
   };
   $("#r-submit").disabled = true;
   try {
-    await enqueue({ kind: "report", id: form.editing || newId(), title: `${form.category.name} · ${description.length > 16 ? `${description.slice(0, 16)}…` : description}`,
+    await enqueue({ kind: "report", id: form.editing || newIdempotencyKey(), title: `${form.category.name} · ${description.length > 16 ? `${description.slice(0, 16)}…` : description}`,
       body, photos: [...form.photos] });
     await clearDraft();
     renderReport();
@@ -251,12 +253,12 @@ async function submit(ev) {
 export async function editReport(item) {
   await idb.put("drafts", { key: draftKey(), photos: item.photos.filter((p) => p.blob).map((p) => p.blob) });
   const cat = (await loadCategories().catch(() => [])).find((c) => c.key === item.body.category);
-  localStorage.setItem(draftKey(), JSON.stringify({
+  drafts.set(draftKey(), {
     category: cat ? { key: cat.key, name: cat.name, major: cat.major } : null,
     position: { lon: item.body.location.lon, lat: item.body.location.lat, source: "pin" },
     description: item.body.description, address: item.body.location.address || "",
     component: item.body.component_code || "", editing: item.id,
-  }));
+  });
   await loadDraft();
   renderReport();
 }

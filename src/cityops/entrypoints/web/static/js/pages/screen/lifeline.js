@@ -7,7 +7,7 @@ import * as L from "leaflet";
 import { api } from "../../api.js";
 import { axes, chart, DARK } from "../../charts.js";
 import { fmtNumber, fmtTime, t, tOr } from "../../i18n.js";
-import { h, throttle } from "../../ui.js";
+import { h, linkStylesheet, throttle } from "../../ui.js";
 
 export const LEVEL_COLOURS = { 1: "#3b8bff", 2: "#ffd43b", 3: "#ff9f43", 4: "#ff3b4e" };
 const KIND_COLOURS = {
@@ -15,11 +15,6 @@ const KIND_COLOURS = {
   bridge_span: "#a48cf0", tunnel_section: "#5fcfe0", manhole: "#7f95b3", sewer_well: "#7f95b3", cable_well: "#7f95b3",
 };
 const TOP_TYPES = 6;
-
-function linkCss() {
-  if (document.querySelector("link[data-lifeline-css]")) return;
-  document.head.append(h("link", { rel: "stylesheet", href: "/static/css/lifeline.css", "data-lifeline-css": "1" }));
-}
 
 function style(kind, worst) {
   if (!worst) return { color: KIND_COLOURS[kind] || "#7f95b3", weight: 1.6, opacity: 0.55, fillColor: KIND_COLOURS[kind] || "#7f95b3", fillOpacity: 0.45, radius: 2.2 };
@@ -65,7 +60,7 @@ function renderTypes(c, byType) {
  * Draws the layer and the panel; mapEl gets data-lifeline-assets / data-lifeline-alarms.
  */
 export async function mountLifeline(map, mapPanel, mapEl) {
-  linkCss();
+  linkStylesheet("/static/css/lifeline.css");
   const host = panel();
   mapPanel.append(host);
   const types = chart(host.querySelector("#lifeline-types"));
