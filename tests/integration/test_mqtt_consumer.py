@@ -293,7 +293,10 @@ def test_a_broker_sending_past_the_window_is_counted_and_still_consumed(
         wait_until(quiet, 15)
         st = consumer.stats
         assert st.received >= 25
-        assert st.beyond_window == st.received - st.acked - 20
+        # Each message is judged on arrival: past the window when more than 20 were unacked
+        # then. The five acks may go out in several writes, and this broker does not wait for
+        # the last one, so up to four arrivals fall inside the window they were acked into.
+        assert st.received - st.acked - 20 <= st.beyond_window <= st.received - 21
         done = 5
 
         def ack_what_came() -> bool:
