@@ -174,9 +174,7 @@ def role_cityops(args: argparse.Namespace) -> None:
                              telemetry_batch_messages=args.batch,
                              telemetry_ingest_process=not args.in_process))  # fmt: skip
     tel = telemetry(app)
-    snapshot = tel.registry.get()  # warm, as a running consumer is
-    if tel.alarms is not None and args.in_process:
-        tel.alarms.warm(snapshot)
+    tel.warm(alarms=args.in_process)  # as a running consumer is (an ingest child warms its own)
     pipeline = tel.pipeline()  # with an ingest process: returns once the child is warm
     stages = ["decode", "clean", "store history+rollups+latest"] + [
         type(x).__name__ for x in tel.listeners]

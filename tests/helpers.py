@@ -8,13 +8,17 @@ import time
 import zlib
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import orjson
 from fastapi.testclient import TestClient
 
 from cityops.bootstrap import App
 from cityops.demo.city import DEMO_PASSWORD, DemoCity, generate_demo_city
 from cityops.entrypoints.api.app import create_api
+
+if TYPE_CHECKING:
+    from cityops.service.lifeline.engine import AlarmEngine
 
 # Streets of the demo city used by the tests (first street of the first two districts).
 STREET_A = "319901001"
@@ -97,13 +101,25 @@ class Api:
         return f"handler-{dept['code']}"
 
 
-def alarm_engine(app: App) -> Any:
+def alarm_engine(app: App) -> AlarmEngine:
     """The App's lifeline alarm engine (alarms are on in the test settings)."""
     from cityops.service.telemetry import telemetry
 
     engine = telemetry(app).alarms
     assert engine is not None
     return engine
+
+
+def send_reading(app: App, device: str, metric: str, value: float, unit: str) -> None:
+    """One reading of ``device``, taken now (the App's clock), ingested as a SenML pack in
+    this process; fails the test unless it was accepted."""
+    from cityops.service.telemetry import RawMessage, telemetry
+
+    now = app.clock().timestamp()
+    pack = [{"bn": f"{device}:", "n": metric, "u": unit, "v": value, "t": now}]
+    result = telemetry(app).ingest([RawMessage("test", orjson.dumps(pack), now,
+                                               "application/senml+json")])  # fmt: skip
+    assert result.accepted == 1, result
 
 
 def wait_until(what: Callable[[], bool], timeout: float = 20.0, every: float = 0.05) -> None:

@@ -18,16 +18,14 @@ from cityops.entrypoints.api.app import create_api
 from cityops.service.lifeline.engine import AlarmEngine
 from cityops.service.telemetry import RawMessage, telemetry
 from tests.conftest import Clock
-from tests.helpers import Api
+from tests.helpers import Api, alarm_engine
 
 WELL = "SJ-CH4-0001"  # methane in a well, %{LEL}
 
 
 def _engine(app: App, **settings: Any) -> AlarmEngine:
     app.settings = app.settings.model_copy(update={"lifeline_tick_s": 0.05, **settings})
-    engine = telemetry(app).alarms
-    assert engine is not None
-    return engine
+    return alarm_engine(app)
 
 
 def _count_ticks(engine: AlarmEngine, monkeypatch: pytest.MonkeyPatch) -> threading.Event:

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from cityops.bootstrap import App
-from cityops.service.telemetry import RawMessage, telemetry
-from tests.helpers import Api
+from tests.helpers import Api, send_reading
 
 GAS = "SJ-GPT-0001"  # gas pipe pressure, every 60 s
 
@@ -26,10 +23,7 @@ def _both(api: Api, user: str, query: str) -> tuple[dict[str, bool], dict[str, b
 
 def test_latest_and_health_see_the_same_devices(app: App) -> None:
     api = Api(app)
-    now = app.clock().timestamp()
-    pack = [{"bn": f"{GAS}:", "bt": now, "n": "pressure", "u": "MPa", "v": 0.3}]
-    message = RawMessage("test", orjson.dumps(pack), now, "application/senml+json")
-    assert telemetry(app).ingest([message]).messages[0].accepted == 1
+    send_reading(app, GAS, "pressure", 0.3, "MPa")
     seen: dict[str, dict[str, bool]] = {}
     for user, query in [("commander", "kind=gas_pipe"), ("handler-gas", ""),
                         ("commander", "kind=sewer_well"), ("commander", "kind=no_such_kind")]:

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from sqlalchemy import event, select
 
 from cityops.adapters.db.alarm_models import AlarmRow
 from cityops.adapters.db.lifeline_models import LifelineAssetRow, LifelineDeviceRow
 from cityops.bootstrap import App, bootstrap
-from cityops.service.telemetry import RawMessage, telemetry
+from cityops.service.telemetry import telemetry
 from tests.conftest import Clock
-from tests.helpers import Api
+from tests.helpers import Api, alarm_engine, send_reading
 
 GAS = "SJ-GPT-0001"  # gas pipe pressure, MPa, every 60 s
 WELL = "SJ-CH4-0001"  # methane in a well beside that pipe, %{LEL}
-
-
-def _send(app: App, device: str, metric: str, value: float, unit: str) -> None:
-    pack = [{"bn": f"{device}:", "n": metric, "u": unit, "v": value,
-             "t": app.clock().timestamp()}]  # fmt: skip
-    result = telemetry(app).ingest([RawMessage("test", orjson.dumps(pack),
-                                               app.clock().timestamp(),
-                                               "application/senml+json")])  # fmt: skip
-    assert result.accepted == 1, result
 
 
 def _alarms(app: App) -> list[AlarmRow]:
@@ -46,13 +36,13 @@ def test_gas_in_a_well_opens_an_urgent_case_for_the_owner_with_a_plan(
 ) -> None:
     api = Api(app)
     for v in (1.0, 1.2, 0.9, 1.1, 1.0, 1.3, 1.1, 1.0):  # normal background, fills the window
-        _send(app, WELL, "ch4", v, "%LEL")
+        send_reading(app, WELL, "ch4", v, "%LEL")
         clock.advance(minutes=5)
     assert _alarms(app) == []
-    _send(app, WELL, "ch4", 30.0, "%LEL")  # a lone jump is held back as a spike …
+    send_reading(app, WELL, "ch4", 30.0, "%LEL")  # a lone jump is held back as a spike …
     assert _alarms(app) == []
     clock.advance(minutes=5)
-    _send(app, WELL, "ch4", 31.0, "%LEL")  # … the second confirms it: 红 (≥ 25 %LEL)
+    send_reading(app, WELL, "ch4", 31.0, "%LEL")  # … the second confirms it: 红 (≥ 25 %LEL)
     [alarm] = _alarms(app)
     assert (alarm.alarm_type, alarm.level, alarm.state) == ("gas_leak", 4, "active")
     assert alarm.case_id is not None and alarm.facts["device"] == WELL
@@ -76,9 +66,9 @@ def test_gas_in_a_well_opens_an_urgent_case_for_the_owner_with_a_plan(
     assert no_note.status_code == 422
     # The condition ends: after the hold time the alarm clears itself and notes the case.
     clock.advance(minutes=5)
-    _send(app, WELL, "ch4", 1.0, "%LEL")
+    send_reading(app, WELL, "ch4", 1.0, "%LEL")
     clock.advance(minutes=6)
-    _send(app, WELL, "ch4", 1.1, "%LEL")
+    send_reading(app, WELL, "ch4", 1.1, "%LEL")
     [alarm] = _alarms(app)
     assert alarm.state == "cleared" and alarm.cleared_how == "auto"
     case = api.get("commander", f"/api/v1/cases/{alarm.case_id}").json()
@@ -93,16 +83,16 @@ def test_gas_in_a_well_opens_an_urgent_case_for_the_owner_with_a_plan(
 def test_coupled_rule_and_rule_set_versions(app: App, clock: Clock) -> None:
     api = Api(app)
     for _ in range(8):
-        _send(app, GAS, "pressure", 0.30, "MPa")
-        _send(app, WELL, "ch4", 1.0, "%LEL")
+        send_reading(app, GAS, "pressure", 0.30, "MPa")
+        send_reading(app, WELL, "ch4", 1.0, "%LEL")
         clock.advance(minutes=1)
-    _send(app, WELL, "ch4", 6.0, "%LEL")  # 蓝 in the well …
+    send_reading(app, WELL, "ch4", 6.0, "%LEL")  # 蓝 in the well …
     clock.advance(minutes=1)
-    _send(app, WELL, "ch4", 6.5, "%LEL")
+    send_reading(app, WELL, "ch4", 6.5, "%LEL")
     clock.advance(minutes=1)
-    _send(app, GAS, "pressure", 0.22, "MPa")  # … and the pipe loses pressure (a spike? …
+    send_reading(app, GAS, "pressure", 0.22, "MPa")  # … and the pipe loses pressure (a spike? …
     clock.advance(minutes=1)
-    _send(app, GAS, "pressure", 0.21, "MPa")  # … no: 7.5 %/min since 0.30): coupled 红
+    send_reading(app, GAS, "pressure", 0.21, "MPa")  # … no: 7.5 %/min since 0.30): coupled 红
     types = {a.alarm_type: a for a in _alarms(app)}
     assert types["gas_leak"].level == 1 and types["gas_leak"].case_id is None
     assert types["gas_leak_coupled"].level == 4 and types["gas_leak_coupled"].case_id
@@ -125,17 +115,16 @@ def test_coupled_rule_and_rule_set_versions(app: App, clock: Clock) -> None:
 
 
 def test_rule_state_survives_a_restart(app: App, clock: Clock) -> None:
-    engine = telemetry(app).alarms
-    assert engine is not None
+    engine = alarm_engine(app)
     for v in (1.0, 1.2, 0.9, 1.1, 1.0, 1.3, 1.1):
-        _send(app, WELL, "ch4", v, "%LEL")
+        send_reading(app, WELL, "ch4", v, "%LEL")
         clock.advance(minutes=5)
     engine.close()  # snapshots the state (the cleaning window is full)
     from cityops.service.lifeline.engine import AlarmEngine
 
     fresh = AlarmEngine(app)
     telemetry(app).ingestor.listeners[:] = [fresh]
-    _send(app, WELL, "ch4", 30.0, "%LEL")  # with the window restored, a lone jump is a spike
+    send_reading(app, WELL, "ch4", 30.0, "%LEL")  # with the window restored, a lone jump is a spike
     assert _alarms(app) == [] and fresh.spikes == 1
 
 
@@ -149,9 +138,8 @@ def test_a_new_rule_set_version_reaches_the_engine_of_another_process(
     worker = bootstrap(app.settings.model_copy(update={"lifeline_rules_check_s": 3600}),
                        clock=clock)  # fmt: skip
     try:
-        engine = telemetry(worker).alarms
-        assert engine is not None
-        _send(worker, WELL, "ch4", 1.0, "%LEL")
+        engine = alarm_engine(worker)
+        send_reading(worker, WELL, "ch4", 1.0, "%LEL")
         assert engine.version == 0 and "offline" in {r.id for r in engine.ruleset.rules}
         content = rulesets.default_content()
         content["rules"] = [r for r in content["rules"] if r["id"] != "offline"]
@@ -167,12 +155,12 @@ def test_a_new_rule_set_version_reaches_the_engine_of_another_process(
         event.listen(worker.engine, "before_cursor_execute", spy)
         for v in (1.1, 1.0, 1.2):  # within the check interval: no query per batch
             clock.advance(minutes=1)
-            _send(worker, WELL, "ch4", v, "%LEL")
+            send_reading(worker, WELL, "ch4", v, "%LEL")
         assert reads == [] and engine.version == 0
         # The interval has passed (as if an hour went by):
         worker.settings = worker.settings.model_copy(update={"lifeline_rules_check_s": 0})
         clock.advance(minutes=1)
-        _send(worker, WELL, "ch4", 1.1, "%LEL")
+        send_reading(worker, WELL, "ch4", 1.1, "%LEL")
         assert len(reads) == 2 and engine.version == 1  # the version, then the new content
         assert "offline" not in {r.id for r in engine.ruleset.rules}
     finally:

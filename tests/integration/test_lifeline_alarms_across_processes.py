@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from functools import partial
 
-import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
@@ -20,24 +19,15 @@ from cityops.domain.errors import Conflict
 from cityops.domain.lifeline.alarms import Alarm, AlarmBook, AlarmState, Change, Key
 from cityops.service.lifeline import store
 from cityops.service.lifeline.engine import AlarmEngine
-from cityops.service.telemetry import RawMessage, telemetry
 from tests.conftest import T0, Clock
-from tests.helpers import Api
+from tests.helpers import Api, alarm_engine, send_reading
 
 WELL = "SJ-CH4-0001"  # methane in a well beside a gas pipe, %{LEL}: 蓝 ≥ 5 … 红 ≥ 25
 
 
-def _send(app: App, value: float) -> None:
-    now = app.clock().timestamp()
-    pack = [{"bn": f"{WELL}:", "n": "ch4", "u": "%LEL", "v": value, "t": now}]
-    result = telemetry(app).ingest([RawMessage("test", orjson.dumps(pack), now,
-                                               "application/senml+json")])  # fmt: skip
-    assert result.accepted == 1, result
-
-
 def _feed(app: App, clock: Clock, *values: float, minutes: float = 5) -> None:
     for v in values:
-        _send(app, v)
+        send_reading(app, WELL, "ch4", v, "%LEL")
         clock.advance(minutes=minutes)
 
 
@@ -67,8 +57,7 @@ def test_acknowledged_and_cleared_by_hand_hold_against_the_ingesting_engine(
     assert r.status_code == 200 and r.json()["state"] == "acknowledged", r.text
     # The condition lasts: the worker's batches and ticks keep the acknowledgement.
     _feed(worker, clock, 32.0, 33.0, minutes=1)
-    engine = telemetry(worker).alarms
-    assert engine is not None
+    engine = alarm_engine(worker)
     engine.tick()
     held = _alarm(app)
     assert (held.state, held.acknowledged_by, held.level) == ("acknowledged", "commander", 4)

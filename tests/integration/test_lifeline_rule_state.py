@@ -14,9 +14,9 @@ from cityops.adapters.db.alarm_models import AlarmRow, RuleStateRow
 from cityops.bootstrap import App, bootstrap
 from cityops.entrypoints.api.app import create_api
 from cityops.service.lifeline.engine import KEEP_SNAPSHOTS
-from cityops.service.telemetry import RawMessage, telemetry
+from cityops.service.telemetry import telemetry
 from tests.conftest import Clock
-from tests.helpers import Api, alarm_engine
+from tests.helpers import Api, alarm_engine, send_reading
 
 GAS = "SJ-GPT-0001"  # gas pipe pressure, MPa: under 0.18 held 120 s is 黄 (gas-pressure-low)
 WELL = "SJ-CH4-0001"  # methane in a well, %{LEL}
@@ -30,10 +30,7 @@ def _pack(app: App, device: str, metric: str, value: float, unit: str) -> bytes:
 
 def _low(app: App) -> None:
     """The pipe under pressure (0.16 MPa: 黄 once held 120 s)."""
-    pack = _pack(app, GAS, "pressure", 0.16, "MPa")
-    result = telemetry(app).ingest([RawMessage("test", pack, app.clock().timestamp(),
-                                               "application/senml+json")])  # fmt: skip
-    assert result.accepted == 1, result
+    send_reading(app, GAS, "pressure", 0.16, "MPa")
 
 
 def _under_pressure(app: App) -> list[int]:

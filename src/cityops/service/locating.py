@@ -51,7 +51,7 @@ def locate(
     if lon is not None and lat is not None:
         system = CRS.parse(crs)
         x, y = to_wgs84(lon, lat, system)
-        layers = snap.layers.locate_all(x, y) if len(snap.layers) else None
+        layers = _layers_at(snap, x, y)
         return _placed(lon, lat, grid_code, system, x, y, snap.locator.locate(x, y), layers)
     if grid_code:
         if len(grid_code) != 14 or grid_code not in snap.region_names:
@@ -85,9 +85,7 @@ def _placed(
     how: dict[str, Any] = {"source": "coordinates", "crs": system.value}
     if system not in (CRS.WGS84, CRS.CGCS2000):
         how["original"] = [lon, lat]
-    if layers is not None:
-        how["layers"] = layers
-    return Place(code, round(x, 7), round(y, 7), how)
+    return Place(code, round(x, 7), round(y, 7), _with_layers(how, layers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +132,16 @@ def locate_batch(
     return cast(list[Place | ValidationFailed], out)
 
 
-def _with_layers(snap: Snapshot, how: dict[str, Any], lon: float, lat: float) -> dict[str, Any]:
-    """Add the point's cell in every other grid layer (多格合一), e.g. ``{"police": "P-07"}``."""
-    if len(snap.layers):
-        how["layers"] = snap.layers.locate_all(lon, lat)
+def _layers_at(snap: Snapshot, lon: float, lat: float) -> dict[str, str | None] | None:
+    """The point's cell in every other grid layer (多格合一), e.g. ``{"police": "P-07"}``;
+    None when the city has no other layers."""
+    return snap.layers.locate_all(lon, lat) if len(snap.layers) else None
+
+
+def _with_layers(how: dict[str, Any], layers: dict[str, str | None] | None) -> dict[str, Any]:
+    """``how`` with the point's cells in the other layers, when the city has any."""
+    if layers is not None:
+        how["layers"] = layers
     return how
 
 
@@ -147,7 +151,8 @@ def _geocode(snap: Snapshot, address: str, min_confidence: float) -> Place:
         code = snap.locator.locate(found.lon, found.lat)
         if code is not None:
             how = {"source": "geocoder", "address": address, **found.as_dict()}
-            return Place(code, found.lon, found.lat, _with_layers(snap, how, found.lon, found.lat))
+            layers = _layers_at(snap, found.lon, found.lat)
+            return Place(code, found.lon, found.lat, _with_layers(how, layers))
     # Kept for a person to place, with the machine's best guess as a suggestion.
     suggestion = found.as_dict() if found is not None else None
     how = {"source": "address", "address": address, "suggestion": suggestion}

@@ -138,6 +138,15 @@ class Telemetry:
     def invalidate(self) -> None:
         self.registry.invalidate()
 
+    def warm(self, *, alarms: bool = True) -> None:
+        """Load the device registry and, with ``alarms``, build the alarm engine's evaluator
+        (rules, assets, restored state) now, so the first batch does not pay for them. A
+        process whose stream an ingest child sees leaves ``alarms`` off: the child warms its
+        own engine."""
+        snapshot = self.registry.get()
+        if alarms and self.alarms is not None:
+            self.alarms.warm(snapshot)
+
     def pipeline(self) -> TelemetryPipeline:
         """The process's queued path, started on first use."""
         with self._lock:

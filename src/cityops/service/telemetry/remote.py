@@ -149,9 +149,8 @@ def _serve(conn: Connection, settings: Settings, mqtt_worker: bool = False) -> N
         tel = telemetry(app)
         if mqtt_worker:
             tel.as_mqtt_worker()
-        snapshot = tel.registry.get()
+        tel.warm()
         if tel.alarms is not None:
-            tel.alarms.warm(snapshot)
             tel.alarms.start_follow_up()  # cases open beside ingestion, as in one process
             tel.start_tick()  # here, where the readings are seen
     except Exception as exc:

@@ -9,18 +9,13 @@ import { createMap, drawRegions } from "../../map.js";
 import { h } from "../../ui.js";
 import { ensureCss as lifelineCss, levelBadge, planBlock, typeName } from "./lifeline-common.js";
 import { DANGER, PRIMARY, actionForm } from "./work-actions.js";
-import { channelName, clockChip, errorState, fmtFull, fmtWhen, stateBadge, urgencyBadge, fill,
+import { channelName, clockChip, errorState, fmtFull, fmtWhen, kv, stateBadge, urgencyBadge, fill,
 } from "./work-common.js";
 
 const MEDIA = /^media:\/\/([A-Za-z0-9_-]+)$/;
 
 function card(titleKey, ...body) {
   return h("section", { class: "card" }, h("h2", { class: "card__title" }, t(titleKey)), ...body);
-}
-
-function dl(rows) {
-  return h("dl", { class: "kv" }, rows.filter(([, v]) => v !== undefined && v !== null && v !== "")
-    .flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)]));
 }
 
 /** Photos: media://<id> → thumbnail linking to the original; anything else is text. */
@@ -39,12 +34,12 @@ function classificationCard(c) {
   if (!cl) return null;
   const sugg = cl.suggestions || [];
   return card("console.case.classification",
-    dl([
-      ["console.case.category", c.category ? `${c.category} ${c.category_name || ""}` : t("console.uncategorised")],
-      ["console.case.model", cl.model || "—"],
-      ["console.case.decision", cl.auto ? t("console.case.auto") : t("console.case.manual")],
-      ["console.case.confidence", cl.confidence != null ? fmtPercent(cl.confidence) : null],
-    ]),
+    kv([
+      [t("console.case.category"), c.category ? `${c.category} ${c.category_name || ""}` : t("console.uncategorised")],
+      [t("console.case.model"), cl.model || "—"],
+      [t("console.case.decision"), cl.auto ? t("console.case.auto") : t("console.case.manual")],
+      [t("console.case.confidence"), cl.confidence != null ? fmtPercent(cl.confidence) : null],
+    ], { hideEmpty: true }),
     cl.reason ? h("p", { class: "explain" }, localized(cl.reason)) : null,
     sugg.length ? h("ol", { class: "sugg" }, sugg.map((s) => h("li", {},
       h("span", {}, `${s.category} ${s.name}`), h("span", { class: "bar" }, h("i", { style: { width: `${Math.round(s.confidence * 100)}%` } })),
@@ -58,10 +53,10 @@ function routingCard(c) {
   const last = dispatches[dispatches.length - 1];
   if (!c.routing && !last) return null;
   return card("console.case.routing",
-    c.routing ? dl([
-      ["console.case.suggestedDept", c.routing.department_name],
-      ["console.case.rule", c.routing.rule_id != null ? `#${c.routing.rule_id} · ${c.routing.ruleset || ""}` : null],
-    ]) : null,
+    c.routing ? kv([
+      [t("console.case.suggestedDept"), c.routing.department_name],
+      [t("console.case.rule"), c.routing.rule_id != null ? `#${c.routing.rule_id} · ${c.routing.ruleset || ""}` : null],
+    ], { hideEmpty: true }) : null,
     c.routing?.explanation ? h("p", { class: "explain" }, localized(c.routing.explanation)) : null,
     last ? h("div", { class: "why" }, h("h3", {}, t("console.case.why", { dept: last.department || "—" })),
       last.data.why && last.data.why === c.routing?.explanation
@@ -99,18 +94,18 @@ function reportCard(c) {
   return card("console.case.report",
     h("h3", { class: "case-title" }, c.title || "—"),
     c.description && c.description !== c.title ? h("p", { class: "desc" }, c.description) : null,
-    dl([
-      ["console.case.address", c.address],
-      ["console.case.grid", c.grid_name ? `${c.grid_name} (${c.grid_code})` : c.grid_code],
-      ["console.case.component", c.component_code],
-      ["console.case.department", c.department_name],
-      ["console.case.channel", channelName(c.channel)],
-      ["console.case.created", fmtFull(c.created_at)],
-      ["console.case.reporter", [c.reporter_name, c.reporter_phone].filter(Boolean).join(" ") || null],
-      ["console.case.reportCount", c.report_count > 1 ? t("console.case.reportCountN", { n: c.report_count }) : null],
-      ["console.case.rating", c.rating ? "★".repeat(c.rating) : null],
-      ["console.case.warnings", c.warnings?.length ? c.warnings.map((w) => localized(String(w))).join("；") : null],
-    ]),
+    kv([
+      [t("console.case.address"), c.address],
+      [t("console.case.grid"), c.grid_name ? `${c.grid_name} (${c.grid_code})` : c.grid_code],
+      [t("console.case.component"), c.component_code],
+      [t("console.case.department"), c.department_name],
+      [t("console.case.channel"), channelName(c.channel)],
+      [t("console.case.created"), fmtFull(c.created_at)],
+      [t("console.case.reporter"), [c.reporter_name, c.reporter_phone].filter(Boolean).join(" ") || null],
+      [t("console.case.reportCount"), c.report_count > 1 ? t("console.case.reportCountN", { n: c.report_count }) : null],
+      [t("console.case.rating"), c.rating ? "★".repeat(c.rating) : null],
+      [t("console.case.warnings"), c.warnings?.length ? c.warnings.map((w) => localized(String(w))).join("；") : null],
+    ], { hideEmpty: true }),
     c.extension ? h("div", { class: "notice" }, h("b", {}, t("console.case.extension", { limit: tOr(`console.limit.${c.extension.limit}`, c.extension.limit) })),
       c.extension.note ? h("p", {}, c.extension.note) : null) : null,
     c.reports?.length > 1 ? h("details", {}, h("summary", {}, t("console.case.reports", { n: c.reports.length })),

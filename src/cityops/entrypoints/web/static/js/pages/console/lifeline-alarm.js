@@ -9,9 +9,7 @@ import { h, throttle } from "../../ui.js";
 import {
   LEVEL_COLOURS, LIGHT, OPERATORS, ensureCss, errorMessage, kindName, levelBadge, planBlock, responseChip, stateBadge, typeName,
 } from "./lifeline-common.js";
-import { fill, fmtFull, fmtWhen, loadDraft, saveDraft, clearDraft } from "./work-common.js";
-
-const kv = (rows) => h("dl", { class: "kv" }, rows.filter(Boolean).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")]));
+import { clearDraft, errorState, fill, fmtFull, fmtWhen, kv, loadDraft, saveDraft } from "./work-common.js";
 
 function head(a) {
   return h("header", { class: "case-head lf-head" },
@@ -173,8 +171,7 @@ export async function mount(el, ctx) {
   try {
     await load();
   } catch (err) {
-    page.replaceChildren(h("div", { class: "c-state c-state--error", role: "alert" }, h("p", {}, errorMessage(err)),
-      h("a", { class: "btn", href: "#/lifeline-alarms" }, t("lifeline.alarm.back"))));
+    page.replaceChildren(errorState(errorMessage(err), h("a", { class: "btn", href: "#/lifeline-alarms" }, t("lifeline.alarm.back"))));
     return undefined;
   }
   const reload = throttle(() => {

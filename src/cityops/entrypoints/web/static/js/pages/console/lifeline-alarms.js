@@ -7,7 +7,7 @@ import { h, throttle } from "../../ui.js";
 import {
   LEVELS, TYPES, ensureCss, errorMessage, kindName, levelBadge, responseChip, stateBadge, typeName,
 } from "./lifeline-common.js";
-import { emptyState, fmtFull, fmtWhen, pager } from "./work-common.js";
+import { emptyState, errorState, fmtFull, fmtWhen, pager } from "./work-common.js";
 
 const LIMIT = 50;
 const FIELDS = ["state", "level", "type", "asset"];
@@ -114,8 +114,7 @@ export async function mount(el, ctx) {
       }
       el.querySelector(".lf-page").dataset.loaded = String(Date.now());
     } catch (err) {
-      results.replaceChildren(h("div", { class: "c-state c-state--error", role: "alert" }, h("p", {}, errorMessage(err)),
-        h("button", { type: "button", class: "btn", onclick: load }, t("common.retry"))));
+      results.replaceChildren(errorState(errorMessage(err), load));
     }
   }
   await load();

@@ -6,7 +6,7 @@ import { api } from "../../api.js";
 import { fmtNumber, t, tOr } from "../../i18n.js";
 import { h, throttle } from "../../ui.js";
 import { ensureCss, errorMessage, rawBlock } from "./lifeline-common.js";
-import { emptyState, fmtFull, fmtWhen } from "./work-common.js";
+import { emptyState, errorState, fmtFull, fmtWhen } from "./work-common.js";
 
 const LIMIT = 50;
 const REASONS = ["unknown_device", "unknown_metric", "bad_unit", "non_numeric", "out_of_range", "too_old",
@@ -156,8 +156,7 @@ export async function mount(el, ctx) {
           body),
         items.length < total ? h("button", { type: "button", class: "btn lf-more", onclick: () => load(true) }, t("lifeline.dl.more")) : null);
     } catch (err) {
-      results.replaceChildren(h("div", { class: "c-state c-state--error", role: "alert" }, h("p", {}, errorMessage(err)),
-        h("button", { type: "button", class: "btn", onclick: () => load() }, t("common.retry"))));
+      results.replaceChildren(errorState(errorMessage(err), () => load()));
     }
   }
   await load();

@@ -6,7 +6,7 @@ import { api } from "../../api.js";
 import { fmtNumber, t } from "../../i18n.js";
 import { h } from "../../ui.js";
 import { KINDS, ensureCss, errorMessage, fmtSpan, kindName } from "./lifeline-common.js";
-import { emptyState, fmtFull, fmtWhen, pager } from "./work-common.js";
+import { emptyState, errorState, fmtFull, fmtWhen, pager } from "./work-common.js";
 
 const LIMIT = 50;
 const TABS = ["", "offline", "never", "online"];
@@ -107,8 +107,7 @@ export async function mount(el, ctx) {
       results.replaceChildren(table(page.items),
         pager(page.total, offset, LIMIT, (o) => ctx.navigate(hashOf(q, { offset: String(Math.max(0, o)) }))));
     } catch (err) {
-      results.replaceChildren(h("div", { class: "c-state c-state--error", role: "alert" }, h("p", {}, errorMessage(err)),
-        h("button", { type: "button", class: "btn", onclick: load }, t("common.retry"))));
+      results.replaceChildren(errorState(errorMessage(err), load));
     }
   }
   await load();

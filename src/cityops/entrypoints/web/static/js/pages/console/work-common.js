@@ -1,5 +1,6 @@
-// Shared pieces of the console's work views: badges, deadline clocks, tables, empty and error
-// states, drafts kept in localStorage, workflow actions, and the reference lists (cached).
+// Shared pieces of the console's work views: badges, deadline clocks, tables, key/value lists,
+// empty and error states, drafts kept in localStorage, workflow actions, and the reference
+// lists (cached).
 import { api, uiConfig } from "../../api.js";
 import { fmtNumber, fmtTime, t, tOr } from "../../i18n.js";
 import { draftStore, h } from "../../ui.js";
@@ -70,10 +71,20 @@ export function emptyState(text, hint) {
     h("p", {}, text), hint ? h("p", { class: "muted" }, hint) : null);
 }
 
+/** An error box: err is an error or the sentence to show; retry a function (a retry button)
+ * or a node to offer instead (say, a link back). */
 export function errorState(err, retry) {
   const message = err?.status === 403 ? t("error.forbidden") : err?.message ?? String(err);
-  return h("div", { class: "c-state c-state--error", role: "alert" }, h("p", {}, message),
-    retry ? h("button", { type: "button", class: "btn", onclick: retry }, t("common.retry")) : null);
+  const way = typeof retry === "function"
+    ? h("button", { type: "button", class: "btn", onclick: retry }, t("common.retry")) : retry ?? null;
+  return h("div", { class: "c-state c-state--error", role: "alert" }, h("p", {}, message), way);
+}
+
+/** A key/value list of [label, value] rows; a falsy row is skipped. A row without a value
+ * (undefined, null, "") shows "—", or is left out with hideEmpty. */
+export function kv(rows, { hideEmpty = false } = {}) {
+  const shown = rows.filter((row) => row && !(hideEmpty && (row[1] === undefined || row[1] === null || row[1] === "")));
+  return h("dl", { class: "kv" }, shown.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")]));
 }
 
 /** A table of case summaries; columns by name. onOpen(case) when a row is chosen. */
