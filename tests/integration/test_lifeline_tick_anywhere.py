@@ -3,32 +3,24 @@ one reading over HTTP ticks beside the `cityops mqtt` worker that ingests the re
 Two Apps on one database stand for the two processes: the API's tick judges a device's
 silence by what every process stored, raises no false offline alarm for a device only the
 worker sees, still raises it when that device really stops, and never writes its rule state
-over the worker's; a restarted ticker never runs beside the one it replaced."""
+over the worker's; it leaves a coupled alarm the worker holds alone, and ends it when the
+window runs out; a restarted ticker never runs beside the one it replaced."""
 
 from __future__ import annotations
 
 import threading
 
-import orjson
 from sqlalchemy import func, select
 
-from cityops.adapters.db.alarm_models import AlarmRow, RuleStateRow
+from cityops.adapters.db.alarm_models import AlarmEventRow, AlarmRow, RuleStateRow
 from cityops.bootstrap import App
 from cityops.service.lifeline.engine import AlarmEngine
-from cityops.service.telemetry import RawMessage, telemetry
 from tests.conftest import Clock
-from tests.helpers import alarm_engine
+from tests.helpers import alarm_engine, send_reading
 
 WELL = "SJ-CH4-0001"  # methane in a well, every 300 s: offline after 3 intervals (15 min)
 GAS = "SJ-GPT-0001"  # another device: the API's one reading
-
-
-def _send(app: App, device: str, metric: str, value: float, unit: str) -> None:
-    now = app.clock().timestamp()
-    pack = [{"bn": f"{device}:", "n": metric, "u": unit, "v": value, "t": now}]
-    result = telemetry(app).ingest([RawMessage("test", orjson.dumps(pack), now,
-                                               "application/senml+json")])  # fmt: skip
-    assert result.accepted == 1, result
+PIPE = "asset:SJ-GP-0001"  # GAS's pipe, beside WELL's well: the coupled rule's subject
 
 
 def _offline(app: App, device: str) -> list[AlarmRow]:
@@ -40,12 +32,12 @@ def _offline(app: App, device: str) -> list[AlarmRow]:
 def test_a_tick_beside_the_ingesting_worker_judges_silence_by_every_process(
     app: App, worker: App, clock: Clock
 ) -> None:
-    _send(worker, WELL, "ch4", 1.0, "%LEL")
+    send_reading(worker, WELL, "ch4", 1.0, "%LEL")
     clock.advance(minutes=5)
-    _send(app, GAS, "pressure", 0.3, "MPa")  # the API took one reading: its engine is built
+    send_reading(app, GAS, "pressure", 0.3, "MPa")  # the API took one reading: its engine is built
     api = alarm_engine(app)  # … knowing the well's reading stored so far, and no later one
     for _ in range(12):  # an hour of the well's readings, all through the worker
-        _send(worker, WELL, "ch4", 1.0, "%LEL")
+        send_reading(worker, WELL, "ch4", 1.0, "%LEL")
         clock.advance(minutes=5)
         api.tick()  # far past the window since the API's evaluator last saw the well
     assert _offline(app, WELL) == []
@@ -55,10 +47,10 @@ def test_a_tick_beside_the_ingesting_worker_judges_silence_by_every_process(
     (alarm,) = _offline(app, WELL)
     assert (alarm.state, alarm.level) == ("active", 1)
     # … and its readings coming back through the worker clear it (after the hold).
-    _send(worker, WELL, "ch4", 1.0, "%LEL")
+    send_reading(worker, WELL, "ch4", 1.0, "%LEL")
     api.tick()
     clock.advance(minutes=6)
-    _send(worker, WELL, "ch4", 1.0, "%LEL")
+    send_reading(worker, WELL, "ch4", 1.0, "%LEL")
     api.tick()
     (alarm,) = _offline(app, WELL)
     assert (alarm.state, alarm.cleared_how) == ("cleared", "auto")
@@ -68,7 +60,7 @@ def test_an_engine_that_only_ticked_writes_no_rule_state_over_the_workers(
     app: App, worker: App, clock: Clock
 ) -> None:
     for v in (1.0, 1.2, 0.9):
-        _send(worker, WELL, "ch4", v, "%LEL")
+        send_reading(worker, WELL, "ch4", v, "%LEL")
         clock.advance(minutes=5)
     alarm_engine(worker).save_state()  # the worker's snapshot
     with app.reads() as s:
@@ -81,6 +73,59 @@ def test_an_engine_that_only_ticked_writes_no_rule_state_over_the_workers(
     api.close()
     with app.reads() as s:
         assert s.scalars(select(func.max(RuleStateRow.id))).one() == before
+
+
+def _coupled(app: App) -> tuple[AlarmRow, list[str]]:
+    with app.reads() as s:
+        alarm = s.scalars(select(AlarmRow).where(AlarmRow.alarm_type == "gas_leak_coupled",
+                                                 AlarmRow.subject == PIPE)).one()  # fmt: skip
+        events = s.scalars(select(AlarmEventRow.what).where(AlarmEventRow.alarm_id == alarm.id,
+                                                            AlarmEventRow.what != "case")
+                           .order_by(AlarmEventRow.id))  # fmt: skip
+        return alarm, list(events)  # what happened to the alarm (not its case)
+
+
+def test_a_tick_that_does_not_see_the_readings_leaves_coupled_alarms_to_what_was_seen(
+    app: App, worker: App, clock: Clock
+) -> None:
+    """Gas in the well and a pressure drop on the pipe beside it, both through the worker:
+    coupled 红. The API's engine saw none of it; its ticks (CITYOPS_LIFELINE_TICK=true, or
+    after one reading over HTTP) must neither mark the alarm gone while the worker sees the
+    conditions (each batch of the worker would then count a return of it) nor clear it
+    within the window when the worker stops; once the window has run out they end it."""
+    for _ in range(8):
+        send_reading(worker, GAS, "pressure", 0.30, "MPa")
+        send_reading(worker, WELL, "ch4", 1.0, "%LEL")
+        clock.advance(minutes=1)
+    for gas, ch4 in ((0.30, 6.0), (0.30, 6.5), (0.22, 6.5), (0.21, 6.5)):
+        send_reading(worker, GAS, "pressure", gas, "MPa")
+        send_reading(worker, WELL, "ch4", ch4, "%LEL")
+        clock.advance(minutes=1)
+    alarm, _ = _coupled(app)
+    assert (alarm.level, alarm.current_level) == (4, 4)
+    api, ingesting = alarm_engine(app), alarm_engine(worker)
+    for _ in range(10):  # the leak goes on: the worker sees it, both processes tick
+        send_reading(worker, GAS, "pressure", 0.17, "MPa")
+        send_reading(worker, WELL, "ch4", 6.5, "%LEL")
+        ingesting.tick()
+        api.tick()
+        alarm, events = _coupled(app)
+        assert (alarm.state, alarm.current_level, alarm.count) == ("active", 4, 1), events
+        clock.advance(minutes=1)
+    assert events == ["raised"]
+    # The worker stops (a restart, say): the API alone ticks on. The conditions were last
+    # seen a minute ago and hold for the 10-minute window; gone then, cleared 5 minutes on.
+    cleared_after = None
+    for minute in range(1, 20):
+        api.tick()
+        alarm, events = _coupled(app)
+        if alarm.state == "cleared" and cleared_after is None:
+            cleared_after = minute
+        if minute < 10:
+            assert (alarm.state, alarm.current_level) == ("active", 4), minute
+        clock.advance(minutes=1)
+    assert cleared_after == 15 and alarm.cleared_how == "auto"
+    assert events == ["raised", "cleared"]
 
 
 def test_a_ticker_started_again_while_its_old_thread_still_ticks_never_makes_two(

@@ -48,8 +48,16 @@ def coupled_levels(rule: Rule, subjects: I64, held: dict[str, I64], adjacency: A
 
     ``held[rule_id]`` is (n_assets, 4): when that rule last held at ≥ each level, per asset.
     """
-    ok = np.ones(len(subjects), dtype=bool)
-    window = rule.within_s * 1000
+    until = coupled_until(rule, subjects, held, adjacency, asset_kinds)
+    return np.where((until != NONE) & (now <= until), rule.level, 0).astype(np.int8)
+
+
+def coupled_until(rule: Rule, subjects: I64, held: dict[str, I64], adjacency: Adjacency,
+                  asset_kinds: list[str]) -> I64:  # fmt: skip
+    """For each subject asset, until when every term has held within the window: the oldest
+    term's latest hold plus the window (NONE where a term never held). Past it, the rule
+    stops holding unless new readings renew a term."""
+    oldest = np.full(len(subjects), np.iinfo(np.int64).max, dtype=np.int64)
     for term in rule.terms:
         latest = np.full(len(subjects), NONE, dtype=np.int64)
         for rid in term.rules:
@@ -61,5 +69,5 @@ def coupled_levels(rule: Rule, subjects: I64, held: dict[str, I64], adjacency: A
                     when = np.where(mask, when, NONE)
                 when = neighbour_max(when, adjacency)
             latest = np.maximum(latest, when[subjects])
-        ok &= (latest != NONE) & (now - latest <= window)
-    return np.where(ok, rule.level, 0).astype(np.int8)
+        oldest = np.where(latest == NONE, NONE, np.minimum(oldest, latest))  # NONE stays
+    return np.where(oldest == NONE, NONE, oldest + int(rule.within_s * 1000))

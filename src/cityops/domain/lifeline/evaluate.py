@@ -17,7 +17,7 @@ from cityops.domain.lifeline import kernels as K
 from cityops.domain.lifeline.alarms import Key
 from cityops.domain.lifeline.anomaly import CommonMode, SeasonalBaseline, hour_of_day, like_series
 from cityops.domain.lifeline.cleaning import spikes
-from cityops.domain.lifeline.coupled import Adjacency, coupled_levels
+from cityops.domain.lifeline.coupled import Adjacency, coupled_until
 from cityops.domain.lifeline.ruleset import Rule, RuleKind, RuleSet
 from cityops.domain.lifeline.state import StateArrays
 from cityops.domain.lifeline.subspace import JointBaselines, JointConfig, groups_by_asset
@@ -53,6 +53,11 @@ class Observations:
     peak_value: K.F64
     current: K.I8
     last_ts: K.I64
+    # coupled keys: until when their conditions hold unless new readings renew them (NONE:
+    # other keys). Only held coupled keys are observed: no engine judges a coupled alarm gone
+    # from its own record (which may lack what another process ingested); the service reads
+    # this, stored on the alarm, to let any tick end the window.
+    until: K.I64
 
     def __len__(self) -> int:
         return len(self.key)
@@ -71,6 +76,10 @@ class Evaluator:
         self._override()
         self.key_of = [self._keys_for(r, m) for r, m in zip(self.rules, self.applies, strict=True)]
         self.limits = [self._limits(r) for r in self.rules]
+        # per span rule: the series it covers, ascending (its rings' rows)
+        self.span_rows = [np.flatnonzero(m) if r.kind is RuleKind.RATE and r.over_s > 0
+                          else np.zeros(0, np.int64)
+                          for r, m in zip(self.rules, self.applies, strict=True)]  # fmt: skip
         self.coupled_keys = [self._asset_keys(r) for r in self.coupled]
         cfg = ruleset.anomaly
         metrics = set(cfg.metrics)
@@ -175,10 +184,11 @@ class Evaluator:
             if r.kind in (RuleKind.THRESHOLD, RuleKind.RATE):
                 s.add(f"{r.id}.since", np.full((n, 4), K.NONE, dtype=np.int64))
             if r.kind is RuleKind.RATE and r.over_s > 0:
-                width = self._span_width(i, r)
-                s.add(f"{r.id}.span_ts", np.full((n, width), K.NONE, dtype=np.int64),
-                      ring=K.NONE)
-                s.add(f"{r.id}.span_value", np.zeros((n, width)), ring=0.0)
+                # rings only for the series the rule covers (most series have none)
+                width, rows = self._span_width(i, r), self.span_rows[i]
+                s.add(f"{r.id}.span_ts", np.full((len(rows), width), K.NONE, dtype=np.int64),
+                      ring=K.NONE, rows=rows)
+                s.add(f"{r.id}.span_value", np.zeros((len(rows), width)), ring=0.0, rows=rows)
             elif r.kind is RuleKind.RATE:
                 s.add(f"{r.id}.last_ts", np.full(n, K.NONE, dtype=np.int64))
                 s.add(f"{r.id}.last_value", np.zeros(n))
@@ -243,9 +253,12 @@ class Evaluator:
             return K.hold(q, raw, s[f"{rule.id}.since"], rule.for_s * 1000)
         if rule.kind is RuleKind.RATE:
             gap = self.info.interval_s * 5000.0
-            if rule.over_s > 0:
-                rate = K.span_rates(q, s[f"{rule.id}.span_ts"], s[f"{rule.id}.span_value"],
-                                    rule.over_s * 1000, rule.relative, gap)  # fmt: skip
+            if rule.over_s > 0:  # q holds covered series only: k → their ring rows
+                row = np.searchsorted(self.span_rows[i], q.k)
+                rows = K.Sorted(row, q.ts, q.value, q.first, q.last)
+                rate = K.span_rates(rows, s[f"{rule.id}.span_ts"], s[f"{rule.id}.span_value"],
+                                    rule.over_s * 1000, rule.relative,
+                                    gap[self.span_rows[i]])  # fmt: skip
             else:
                 rate = K.rates(q, s[f"{rule.id}.last_ts"], s[f"{rule.id}.last_value"],
                                rule.relative, gap)  # fmt: skip
@@ -305,15 +318,19 @@ class Evaluator:
         return out
 
     def _coupled(self, now: int) -> Observations:
-        keys, levels = [], []
+        """The coupled keys that hold at ``now`` (the others are not observed: see
+        :attr:`Observations.until`)."""
+        keys, levels, untils = [], [], []
         held = {r.id: self.state.asset(f"{r.id}.held") for r in self.rules}
         for rule, key_ids in zip(self.coupled, self.coupled_keys, strict=True):
             subjects = np.flatnonzero(key_ids >= 0)
-            level = coupled_levels(rule, subjects, held, self.info.adjacency,
-                                   self.info.asset_kinds, now)  # fmt: skip
-            keys.append(key_ids[subjects])
-            levels.append(level)
-        return _plain(keys, levels, now)
+            until = coupled_until(rule, subjects, held, self.info.adjacency,
+                                  self.info.asset_kinds)  # fmt: skip
+            on = (until != K.NONE) & (now <= until)
+            keys.append(key_ids[subjects[on]])
+            levels.append(np.full(int(on.sum()), rule.level, dtype=np.int8))
+            untils.append(until[on])
+        return _plain(keys, levels, now, untils)
 
     # -- per tick ---------------------------------------------------------------------------
     def saw(self, k: K.I64, ts: K.I64) -> None:
@@ -322,7 +339,7 @@ class Evaluator:
         np.maximum.at(self.state["last_seen"], k, ts)
 
     def tick(self, now: int) -> Observations:
-        """No-data rules and coupled windows running out, at wall-clock ``now`` (ms)."""
+        """No-data rules and the coupled keys still holding, at wall-clock ``now`` (ms)."""
         keys, levels = [], []
         seen = self.state["last_seen"]
         for i, rule in enumerate(self.rules):
@@ -356,8 +373,9 @@ def _reduce(parts: list[Any], n_keys: int) -> Observations:
     key, level, ts, rule, ks, vals = (a[order] for a in (key, level, ts, rule, ks, vals))
     head = np.ones(len(key), dtype=bool)
     head[1:] = key[1:] != key[:-1]
+    none = np.full(int(head.sum()), K.NONE, np.int64)
     return Observations(key[head], level[head], ts[head], rule[head], ks[head], vals[head],
-                        level[head], ts[head])  # fmt: skip
+                        level[head], ts[head], none)  # fmt: skip
 
 
 def _merge(obs: Observations, touched: K.I64, current: K.I8, parts: list[Any],
@@ -373,16 +391,18 @@ def _merge(obs: Observations, touched: K.I64, current: K.I8, parts: list[Any],
     peak_k[obs.key], peak_value[obs.key] = obs.peak_k, obs.peak_value
     t = touched
     return Observations(t, peak[t], peak_ts[t], peak_rule[t], peak_k[t], peak_value[t],
-                        current[t], last[t])  # fmt: skip
+                        current[t], last[t], np.full(len(t), K.NONE, np.int64))  # fmt: skip
 
 
-def _plain(keys: list[K.I64], levels: list[K.I8], now: int) -> Observations:
+def _plain(keys: list[K.I64], levels: list[K.I8], now: int,
+           untils: list[K.I64] | None = None) -> Observations:  # fmt: skip
     key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
     level = np.concatenate(levels).astype(np.int8) if levels else np.zeros(0, np.int8)
     n = len(key)
     at = np.full(n, now, dtype=np.int64)
+    until = np.concatenate(untils) if untils else np.full(n, K.NONE, dtype=np.int64)
     return Observations(key, level, at, np.full(n, -1, np.int64), np.full(n, -1, np.int64),
-                        np.zeros(n), level, at)  # fmt: skip
+                        np.zeros(n), level, at, until)  # fmt: skip
 
 
 def _concat(a: Observations, b: Observations) -> Observations:

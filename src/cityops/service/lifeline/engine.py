@@ -15,8 +15,12 @@ The tick runs in the process whose engine sees the readings — ``telemetry(app)
 with that process's stream (docs/lifeline.md "Where the tick runs") — but is safe in any
 other: an API that took one reading over HTTP beside a ``cityops mqtt`` worker ticks too. So
 each tick first takes every series' newest reading time from ``telemetry_latest``, and judges
-silence (the no-data rules) by what every process stored, not by what this one saw; and a
-tick changes no rule state, so an engine that only ticked never snapshots over the ingesting
+silence (the no-data rules) by what every process stored, not by what this one saw. Coupled
+rules likewise: an engine only ever asserts the coupled alarms its record says hold, with
+until when they hold (``holds_until`` on the alarm, the latest any engine saw), and a tick
+ends one whose stored ``holds_until`` has passed — never from its own record, stale in a
+process that does not see the readings (:func:`_coupled_ran_out`). And a tick changes no
+rule state, so an engine that only ticked never snapshots over the ingesting
 engine's state. The rule set may be replaced by another process (PUT
 /lifeline/rules in the API): every engine reads the version in force again at most every
 ``lifeline_rules_check_s`` and rebuilds when it changed.
@@ -48,7 +52,7 @@ from cityops.domain.errors import Conflict, NotFound
 from cityops.domain.lifeline.alarms import Alarm, AlarmBook, AlarmPolicy, Change
 from cityops.domain.lifeline.coupled import Adjacency
 from cityops.domain.lifeline.evaluate import ANOMALY, Evaluator, Observations, SeriesInfo
-from cityops.domain.lifeline.kernels import I64
+from cityops.domain.lifeline.kernels import I64, NONE
 from cityops.domain.lifeline.ruleset import RuleSet, parse_ruleset
 from cityops.service.lifeline import rulesets, store
 from cityops.service.telemetry.ingest import ReadingBatch
@@ -381,10 +385,18 @@ class AlarmEngine:
                 key = ev.keys[int(obs.key[i])]
                 if obs.peak[i] > 0:
                     facts = self._facts(ev, obs, i, key[1])
+                    if obs.until[i] != NONE:  # coupled: the latest that any engine saw wins
+                        held = book.open.get(key)
+                        before = held.facts.get(HOLDS_UNTIL, NONE) if held is not None else NONE
+                        facts[HOLDS_UNTIL] = max(int(obs.until[i]), int(before))
                     changes += book.observe(key, int(obs.peak[i]), int(obs.peak_ts[i]), **facts)
                 changes += book.observe(key, int(obs.current[i]), int(obs.last_ts[i]))
                 alarm = book.open.get(key) or book.recent.get(key)
                 if alarm is not None:
+                    touched[id(alarm)] = alarm
+            if now is not None:
+                for alarm in _coupled_ran_out(ev, book, now):
+                    changes += book.observe(alarm.key, 0, alarm.facts.get(HOLDS_UNTIL, now))
                     touched[id(alarm)] = alarm
             return changes, list(touched.values())
 
@@ -489,3 +501,25 @@ class AlarmEngine:
             self._book = None  # this process's engine, if it ingests, reads the rows again
         self._after([change])
         return change
+
+
+HOLDS_UNTIL = "holds_until"  # a coupled alarm's fact: until when its conditions hold (ms)
+
+
+def _coupled_ran_out(ev: Evaluator, book: AlarmBook, now: int) -> list[Alarm]:
+    """Open coupled alarms still current whose conditions ran out before ``now``, judged by
+    the ``holds_until`` stored on the alarm — the latest that any engine saw the conditions
+    hold — and not by this engine's own record, which a process that does not ingest (or
+    ingests only some of the readings) keeps stale. Alarms stored before the fact existed
+    hold at most a window after they were last seen."""
+    window: dict[str, int] = {}
+    for rule in ev.coupled:  # the longest of a type's coupled rules
+        window[rule.type] = max(window.get(rule.type, 0), int(rule.within_s * 1000))
+    out = []
+    for key, alarm in book.open.items():
+        w = window.get(key[1])
+        if w is None or alarm.current <= 0 or not key[0].startswith("asset:"):
+            continue
+        if int(alarm.facts.get(HOLDS_UNTIL, alarm.last_seen + w)) < now:
+            out.append(alarm)
+    return out
