@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -100,6 +100,19 @@ class Settings(BaseSettings):
     mqtt_receive_maximum: int = Field(default=4000, ge=1, le=65535)
     mqtt_session_expiry_s: int = Field(default=7 * 86_400, ge=0)
     mqtt_keepalive_s: int = Field(default=30, ge=5)
+    # HTTP forwarding (docs/lifeline.md "HTTP"): a `cityops mqtt` worker ingests everything,
+    # so one alarm engine sees every reading; this API checks what is posted to it, publishes
+    # the good points to the broker at mqtt_url and dead-letters the rest. `serve` then starts
+    # no consumer and the API never ticks.
+    telemetry_http_forward: bool = False
+
+    @model_validator(mode="after")
+    def _forwarding_needs_a_broker(self) -> Settings:
+        if self.telemetry_http_forward and not self.mqtt_url:
+            raise ValueError("CITYOPS_TELEMETRY_HTTP_FORWARD=true needs CITYOPS_MQTT_URL, the "
+                             "broker the `cityops mqtt` worker consumes")  # fmt: skip
+        return self
+
     # The lifeline simulator (`serve --simulate`, `cityops simulate-lifeline`): an incident
     # (gas leak, water-main burst, drainage overflow, bridge overload) starts this often.
     simulate_incident_every_s: float = Field(default=600, ge=60)

@@ -12,13 +12,14 @@ The content type comes from the MQTT v5 ``Content Type`` property, else the topi
 else the payload's shape decides. The dead-letter source is ``mqtt:{topic}``.
 
 The consumer is adapters/mqtt_consumer.py (its own lean MQTT v5 reader, adapters/
-mqtt_wire.py); the publisher here (the simulator's ``--mqtt`` mode, the benchmark's pre-load)
-and the benchmark's bare peer use paho.
+mqtt_wire.py); the publisher here (the simulator's ``--mqtt`` mode, the benchmark's pre-load,
+the API's HTTP forwarding) and the benchmark's bare peer use paho.
 """
 
 from __future__ import annotations
 
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -119,8 +120,14 @@ def connect_properties(cfg: MqttConfig) -> Properties:
     return props
 
 
+class BrokerUnavailable(ConnectionError):
+    """The broker is not connected, or did not acknowledge (PUBACK) in time or at all."""
+
+
 class Publisher:
-    """A QoS 1 publisher (the simulator's ``--mqtt`` mode, the benchmark's pre-load)."""
+    """A QoS 1 publisher (the simulator's ``--mqtt`` mode, the benchmark's pre-load), and
+    with :meth:`start` / :meth:`publish_confirmed` the long-lived, thread-safe one of an API
+    process that forwards HTTP readings (paho's client is safe to publish from any thread)."""
 
     def __init__(self, cfg: MqttConfig, client_id: str, max_inflight: int = 1000) -> None:
         self.cfg = cfg
@@ -130,6 +137,81 @@ class Publisher:
         self._props = _properties(PacketTypes.PUBLISH)
         self._props.ContentType = SENML
         self._last: mqtt.MQTTMessageInfo | None = None
+        # The connection as the loop thread last saw it (start / publish_confirmed): _settled
+        # once the first attempt ended either way, _up while connected; refused PUBACKs by mid.
+        self._settled = threading.Event()
+        self._up = False
+        self._refused: dict[int, str] = {}
+        self._refused_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Connect in paho's loop thread, which reconnects (with backoff) whenever the
+        connection drops or the broker is down; publish_confirmed fails fast meanwhile."""
+        c = self.client
+        c.on_connect, c.on_connect_fail = self._connected, self._connect_failed
+        c.on_disconnect, c.on_publish = self._disconnected, self._published
+        c.reconnect_delay_set(min_delay=1, max_delay=10)  # requests wait on it: stay close
+        c.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        c.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect and end the loop thread (what is unacknowledged is given up)."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def publish_confirmed(
+        self, topic: str, payloads: list[bytes], timeout: float, connect_wait: float = 2.0
+    ) -> None:  # fmt: skip
+        """Publish each payload with QoS 1 and wait until the broker acknowledged all of them;
+        raises :class:`BrokerUnavailable` when not connected (after up to ``connect_wait`` for
+        the first connection), when a PUBACK does not come within ``timeout`` or refuses the
+        message (a reason code of 0x80 or more, or 0x10: no subscriber, nobody would get it).
+        Only with a long-lived connection (:meth:`start`)."""
+        if not self._settled.wait(connect_wait) or not self._up:
+            raise BrokerUnavailable(f"not connected to the MQTT broker {self.cfg.host}:"
+                                    f"{self.cfg.port}")  # fmt: skip
+        deadline = time.monotonic() + timeout
+        sent: list[mqtt.MQTTMessageInfo] = []
+        for payload in payloads:
+            info = self.client.publish(topic, payload, qos=1, properties=self._props)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                raise BrokerUnavailable(f"MQTT publish failed: {mqtt.error_string(info.rc)}")
+            sent.append(info)
+        try:
+            for info in sent:
+                try:
+                    info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+                except (RuntimeError, ValueError) as exc:  # the connection went meanwhile
+                    raise BrokerUnavailable(f"MQTT publish failed: {exc}") from None
+                with self._refused_lock:
+                    refused = self._refused.get(info.mid)
+                if refused is not None:
+                    raise BrokerUnavailable(f"the MQTT broker refused the message: {refused}")
+                if not info.is_published():
+                    raise BrokerUnavailable(f"no PUBACK from the MQTT broker within "
+                                            f"{timeout:g} s")  # fmt: skip
+        finally:  # a packet id is reused later: forget the refusals of this call's messages
+            with self._refused_lock:
+                for info in sent:
+                    if info.is_published():
+                        self._refused.pop(info.mid, None)
+
+    def _connected(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._up = not reason.is_failure
+        self._settled.set()
+
+    def _connect_failed(self, _c: Any, _u: Any) -> None:
+        self._up = False
+        self._settled.set()
+
+    def _disconnected(self, _c: Any, _u: Any, _f: Any, _r: Any, _p: Any) -> None:
+        self._up = False
+
+    def _published(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
+        # 0x10 "no matching subscribers": no consumer's session holds it, so it is lost
+        if reason.is_failure or reason.value == 0x10:
+            with self._refused_lock:
+                self._refused[mid] = f"{reason} (0x{reason.value:02X})"
 
     def __enter__(self) -> Publisher:
         self.client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)

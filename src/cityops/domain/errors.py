@@ -119,3 +119,10 @@ class RateLimited(CityOpsError):
     """Too many requests from one caller; ``retry_after`` is in seconds (HTTP 429)."""
 
     code = "rate_limited"
+
+
+class Unavailable(CityOpsError):
+    """Something the request needs (a broker, a peer service) is down for now; nothing was
+    written, and ``retry_after`` says in seconds when to send again (HTTP 503)."""
+
+    code = "unavailable"

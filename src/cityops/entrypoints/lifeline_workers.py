@@ -2,7 +2,9 @@
 and the in-process lifeline simulator (demo/lifeline_sim.py).
 
 ``cityops serve`` runs the consumer when ``CITYOPS_MQTT_URL`` is set and, with ``--simulate``,
-the simulator (no broker needed); ``cityops mqtt`` runs the consumer alone.
+the simulator (no broker needed); ``cityops mqtt`` runs the consumer alone. With
+``CITYOPS_TELEMETRY_HTTP_FORWARD`` a ``cityops mqtt`` worker ingests everything: ``serve``
+starts no consumer and its simulator publishes to the broker instead.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from cityops.adapters.mqtt import MqttConfig
+from cityops.adapters.mqtt import MqttConfig, Publisher, device_topic
 from cityops.adapters.mqtt_consumer import MqttConsumer
 from cityops.bootstrap import App
 from cityops.config import Settings
@@ -64,9 +66,16 @@ def start_simulator(app: App, stop: threading.Event, tick_s: float = 5.0) -> thr
 
     def run() -> None:
         sim = LifelineSim.demo(incident_every_s=app.settings.simulate_incident_every_s)
+        clock = lambda: app.clock().timestamp()  # noqa: E731
+        if app.settings.telemetry_http_forward:  # the worker ingests: publish as devices do
+            cfg = mqtt_config(app.settings)
+            with Publisher(cfg, f"{cfg.client_id}-sim") as pub:
+                sim.run_live(stop, lambda m, _: pub.publish(
+                    device_topic(m.gateway, m.device, cfg.topic_prefix), m.payload), clock, tick_s)
+            return
         pipeline = telemetry(app).pipeline()
         sim.run_live(stop, lambda m, now: pipeline.submit(sim_message(m, now), timeout=10),
-                     lambda: app.clock().timestamp(), tick_s)  # fmt: skip
+                     clock, tick_s)  # fmt: skip
 
     thread = threading.Thread(target=run, daemon=True, name="lifeline-simulator")
     thread.start()
@@ -98,7 +107,8 @@ def demo_backfill(app: App, span: timedelta) -> int:
 def lifeline_services(app: App, simulate: bool) -> Iterator[None]:
     """What ``cityops serve`` runs beside the API; everything is stopped and drained after."""
     stop = threading.Event()
-    consumer = start_consumer(app) if app.settings.mqtt_url else None
+    own_consumer = app.settings.mqtt_url and not app.settings.telemetry_http_forward
+    consumer = start_consumer(app) if own_consumer else None
     if simulate:
         start_simulator(app, stop)
     try:

@@ -19,6 +19,7 @@ STATUS: list[tuple[type[e.CityOpsError], int]] = [
     (e.PayloadTooLarge, 413),
     (e.UnsupportedMediaType, 415),
     (e.RateLimited, 429),
+    (e.Unavailable, 503),
     (e.ValidationFailed, 422),  # includes ImportRejected and CorruptMedia
 ]
 
@@ -32,7 +33,7 @@ def install(app: FastAPI) -> None:
     async def _domain(_: Request, exc: e.CityOpsError) -> JSONResponse:
         status = next((s for t, s in STATUS if isinstance(exc, t)), 400)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if status == 429 and "retry_after" in exc.details:
+        if status in (429, 503) and "retry_after" in exc.details:
             headers = {"Retry-After": str(exc.details["retry_after"])}
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details), status_code=status, headers=headers

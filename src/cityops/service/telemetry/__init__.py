@@ -15,7 +15,8 @@ runs"): with this process's pipeline when it ingests in process; in the ingest c
 there is one (not in its parent); in an API process without either, from the first reading
 posted to it over HTTP — an API that takes no readings (beside a ``cityops mqtt`` worker)
 never ticks. ``CITYOPS_LIFELINE_TICK`` overrides: true ticks an API from its start, false
-never ticks here.
+never ticks here. An API with ``CITYOPS_TELEMETRY_HTTP_FORWARD`` ingests nothing and never
+ticks: it hands what is posted to it to the worker (``forward_http``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from cityops.service.telemetry.registry import DeviceRegistry, RegistrySnapshot
 
 if TYPE_CHECKING:
     from cityops.service.lifeline.engine import AlarmEngine
+    from cityops.service.telemetry.forward import Forwarded, HttpForwarder
     from cityops.service.telemetry.remote import IngestProcess
 
 __all__ = [
@@ -70,6 +72,7 @@ class Telemetry:
         self._http = False  # the API in this process takes readings (between its lifespan's ends)
         self._child = False  # an ingest child sees this process's stream, and ticks
         self._mqtt_worker = False  # a `cityops mqtt` worker (as_mqtt_worker)
+        self._forwarder: HttpForwarder | None = None  # CITYOPS_TELEMETRY_HTTP_FORWARD
         self.alarms: AlarmEngine | None = None
         if app.settings.lifeline_alarms:  # the downstream stages (§4–5): rules, anomaly, alarms
             from cityops.service.lifeline.engine import AlarmEngine
@@ -92,6 +95,26 @@ class Telemetry:
         if self._http:
             self.start_tick()
         return result
+
+    def forward_http(self, messages: list[RawMessage]) -> Forwarded:
+        """Readings posted to an API whose ``cityops mqtt`` worker ingests (forward mode):
+        checked here as ingest would, the good points published to the worker's broker, the
+        bad parts dead-lettered after the broker took them (service/telemetry/forward.py).
+        This process's engine sees none of it and never ticks. Blocking."""
+        from cityops.service.telemetry.forward import HttpForwarder
+
+        with self._lock:  # one connection per process, made on first use
+            if self._forwarder is None:
+                self._forwarder = HttpForwarder(self.app.settings)
+            forwarder = self._forwarder
+        return forwarder.forward(self.ingestor, messages)
+
+    def close_forwarder(self) -> None:
+        """Disconnect the forwarding connection, if one was made (the API's lifespan end)."""
+        with self._lock:
+            forwarder, self._forwarder = self._forwarder, None
+        if forwarder is not None:
+            forwarder.close()
 
     def as_mqtt_worker(self) -> None:
         """This process is a ``cityops mqtt`` worker (call it before the first reading): its

@@ -147,9 +147,14 @@ def replay(app: App, id_: int, who: str, *, device: str | None = None,
     named = device or _topic_device(source, app.settings.mqtt_topic_prefix)
     # The same source, so a replay that fails again groups with its identical twins.
     message = RawMessage(source, raw, received, "" if kind == "-" else kind, named)
-    result = telemetry(app).ingest([message]).messages[0]
-    outcome = (f"replayed by {who}: {result.accepted} accepted, {result.duplicates} already "
-               f"stored, {result.rejected} rejected")  # fmt: skip
+    if app.settings.telemetry_http_forward:  # the worker's engine must see it: forward.py
+        result = telemetry(app).forward_http([message]).result.messages[0]
+        outcome = (f"replayed by {who}: {result.accepted} forwarded to the ingesting worker, "
+                   f"{result.rejected} rejected")  # fmt: skip
+    else:
+        result = telemetry(app).ingest([message]).messages[0]
+        outcome = (f"replayed by {who}: {result.accepted} accepted, {result.duplicates} "
+                   f"already stored, {result.rejected} rejected")  # fmt: skip
     if result.dead_letter_id is not None:
         outcome += f"; still {result.reason}: dead letter {result.dead_letter_id}"
     with app.sessions.begin() as s:

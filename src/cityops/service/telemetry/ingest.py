@@ -92,6 +92,19 @@ class IngestResult:
     reasons: dict[str, int] = field(default_factory=dict)  # rejected points (or messages) by code
 
 
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """What ingest would keep of some messages, decided without storing (:meth:`Ingestor.
+    screen`): each message's result (``accepted``: points kept; duplicates are not known yet,
+    so none) and the kept points, their values in the series' unit but not calibrated."""
+
+    result: IngestResult
+    snapshot: RegistrySnapshot
+    k: I64
+    ts: I64  # epoch milliseconds, UTC
+    value: F64  # in the series' declared unit, before calibration
+
+
 class _Problems:
     """Rejections per message: (record, code, text), collected while resolving."""
 
@@ -147,6 +160,26 @@ class Ingestor:
     def ingest(self, messages: Sequence[RawMessage]) -> IngestResult:
         with self._lock:
             return self._ingest(messages)
+
+    def screen(self, messages: Sequence[RawMessage]) -> Screened:
+        """Decode, resolve and clean as :meth:`ingest` does, storing nothing: what an API
+        that forwards its readings to the ingesting worker checks before they leave. The kept
+        values are not calibrated (the worker calibrates what it ingests)."""
+        snap = self._registry.get()
+        problems = _Problems(len(messages))
+        k, t, v, msg, origin = self._resolve(snap, messages, problems)
+        declared = v.copy()  # _clean calibrates in place
+        now_ms = int(self._app.clock().timestamp() * 1000)
+        keep = self._clean(snap, k, t, v, msg, origin, now_ms, problems)
+        result = IngestResult([MessageResult() for _ in messages])
+        self._tally(result, messages, problems, msg[keep], msg[keep])
+        return Screened(result, snap, k[keep], t[keep], declared[keep])
+
+    def record_dead_letters(self, result: IngestResult, messages: Sequence[RawMessage]) -> None:
+        """Write the dead letters of a screened result, as :meth:`ingest` would have."""
+        with self._app.sessions.begin() as s:
+            self._dead_letters(s, result, messages)
+        self._announce(result)
 
     def _ingest(self, messages: Sequence[RawMessage]) -> IngestResult:
         snap = self._registry.get()
@@ -322,6 +355,9 @@ class Ingestor:
                     listener.on_batch(batch)
                 except Exception:  # one bad stage never stops ingestion or the others
                     log.exception("telemetry listener %r failed", listener)
+        self._announce(result)
+
+    def _announce(self, result: IngestResult) -> None:
         if result.dead_letters:
             self._app.bus.publish(Event("TelemetryDeadLettered", self._app.clock(), {
                 "messages": result.dead_letters, "reasons": result.reasons,

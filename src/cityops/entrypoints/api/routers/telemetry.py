@@ -8,7 +8,9 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
+from cityops.bootstrap import App
 from cityops.domain.errors import (
     Forbidden,
     PayloadTooLarge,
@@ -26,7 +28,7 @@ from cityops.domain.model import Role
 from cityops.entrypoints.api.deps import AppDep, require
 from cityops.service.auth import principal_from_token
 from cityops.service.principal import Principal
-from cityops.service.telemetry import RawMessage, dead_letters, telemetry
+from cityops.service.telemetry import IngestResult, RawMessage, dead_letters, telemetry
 from cityops.service.telemetry import assets as svc
 from cityops.service.telemetry import queries as q
 from cityops.service.telemetry.decode import JSON, SENML
@@ -172,6 +174,24 @@ def _source(
     return f"http:user:{principal.username}"
 
 
+def _results(result: IngestResult, *, forwarded: bool = False) -> dict[str, Any]:
+    """Per message: accepted, duplicates, rejected, the dead letter. In forward mode also
+    ``forwarded`` (the points handed to the ingesting worker) and no duplicates (null: the
+    worker finds them)."""
+
+    def counts(accepted: int, duplicates: int) -> dict[str, Any]:
+        if not forwarded:
+            return {"accepted": accepted, "duplicates": duplicates}
+        return {"accepted": accepted, "duplicates": None, "forwarded": accepted}
+
+    return {**counts(result.accepted, result.duplicates), "rejected": result.rejected,
+            "dead_letters": result.dead_letters,
+            "messages": [{**counts(m.accepted, m.duplicates), "rejected": m.rejected,
+                          "reason": m.reason, "problems": m.problems,
+                          "dead_letter_id": m.dead_letter_id}
+                         for m in result.messages]}  # fmt: skip
+
+
 @router.post("/readings")
 async def post_readings(
     request: Request, response: Response, app: AppDep,
@@ -183,7 +203,10 @@ async def post_readings(
     """One message (SenML ``application/senml+json`` or plain JSON), or with ``batch=true``
     an envelope ``{"messages": [pack-or-object, …]}``. Answers per message: accepted,
     duplicates, rejected and the dead letter keeping the bad part. 200 when anything was
-    stored or was already there; 422 when nothing in the request could be used."""
+    stored or was already there; 422 when nothing in the request could be used. With
+    CITYOPS_TELEMETRY_HTTP_FORWARD: 202 once the broker took the good points for the
+    ``cityops mqtt`` worker (``forwarded``; duplicates null: not known yet), 503 with
+    Retry-After when it did not (nothing written)."""
     raw, kind = await _body(request, app.settings.telemetry_http_max_bytes), _kind(request)
     if kind not in (SENML, JSON, ""):
         raise UnsupportedMediaType("send application/senml+json or application/json",
@@ -197,15 +220,25 @@ async def post_readings(
         messages = [RawMessage(source, orjson.dumps(m), now, kind, device) for m in items]
     else:
         messages = [RawMessage(source, raw, now, kind, device)]
+    if app.settings.telemetry_http_forward:
+        return await _forward(app, response, messages)
     result = telemetry(app).ingest_http(messages)  # this process's stream: see lifespan.py
-    body = {"accepted": result.accepted, "duplicates": result.duplicates,
-            "rejected": result.rejected, "dead_letters": result.dead_letters,
-            "messages": [{"accepted": m.accepted, "duplicates": m.duplicates,
-                          "rejected": m.rejected, "reason": m.reason, "problems": m.problems,
-                          "dead_letter_id": m.dead_letter_id} for m in result.messages]}
+    body = _results(result)
     if result.accepted == 0 and result.duplicates == 0 and result.dead_letters:
         raise ValidationFailed("nothing in the request could be stored; see the dead letters",
                                **body)  # fmt: skip
+    return body
+
+
+async def _forward(app: App, response: Response, messages: list[RawMessage]) -> dict[str, Any]:
+    """Hand the readings to the ingesting worker through the broker (blocking: off the loop);
+    a broker that did not take them is a 503 with Retry-After (ForwardUnavailable)."""
+    done = await run_in_threadpool(telemetry(app).forward_http, messages)
+    body = _results(done.result, forwarded=True)
+    if done.forwarded == 0 and done.result.dead_letters:
+        raise ValidationFailed("nothing in the request could be used; see the dead letters",
+                               **body)  # fmt: skip
+    response.status_code = 202
     return body
 
 
