@@ -208,10 +208,14 @@ class Publisher:
         self._up = False
 
     def _published(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
-        # 0x10 "no matching subscribers": no consumer's session holds it, so it is lost
-        if reason.is_failure or reason.value == 0x10:
-            with self._refused_lock:
+        # 0x10 "no matching subscribers": no consumer's session holds it, so it is lost.
+        # Each entry is the latest PUBACK of its packet id: ids are reused, and a refusal
+        # that came after its request gave up must not stand for the id's next message.
+        with self._refused_lock:
+            if reason.is_failure or reason.value == 0x10:
                 self._refused[mid] = f"{reason} (0x{reason.value:02X})"
+            else:
+                self._refused.pop(mid, None)
 
     def __enter__(self) -> Publisher:
         self.client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)

@@ -69,9 +69,16 @@ def start_simulator(app: App, stop: threading.Event, tick_s: float = 5.0) -> thr
         clock = lambda: app.clock().timestamp()  # noqa: E731
         if app.settings.telemetry_http_forward:  # the worker ingests: publish as devices do
             cfg = mqtt_config(app.settings)
-            with Publisher(cfg, f"{cfg.client_id}-sim") as pub:
-                sim.run_live(stop, lambda m, _: pub.publish(
-                    device_topic(m.gateway, m.device, cfg.topic_prefix), m.payload), clock, tick_s)
+            while not stop.is_set():  # a broker down at start (or lost) is waited for
+                try:
+                    with Publisher(cfg, f"{cfg.client_id}-sim") as pub:
+                        sim.run_live(stop, lambda m, _: pub.publish(
+                            device_topic(m.gateway, m.device, cfg.topic_prefix), m.payload),
+                            clock, tick_s)  # fmt: skip
+                except (OSError, RuntimeError, ValueError) as exc:  # paho's "not connected"
+                    log.warning("lifeline simulator: MQTT broker %s:%s: %s; again in 10 s",
+                                cfg.host, cfg.port, exc)  # fmt: skip
+                    stop.wait(10)
             return
         pipeline = telemetry(app).pipeline()
         sim.run_live(stop, lambda m, now: pipeline.submit(sim_message(m, now), timeout=10),

@@ -239,12 +239,14 @@ class Evaluator:
             parts.append((self.key_of[i][q.k], level, q.ts, i, q.k, q.value))
         self._anomaly(sent, spike, parts)
         obs = _reduce(parts, len(self.keys))
-        now = int(p.ts.max()) if len(p.k) else 0
+        # A batch of spikes only changed no condition: nothing coupled to assert (and at
+        # now = 0 every pair that ever held would look fresh).
+        coupled = self._coupled(int(p.ts.max())) if len(p.k) else _plain([], [], 0)
         touched_keys = np.unique(np.concatenate([obs.key] + [c[0] for c in parts])) \
             if parts else obs.key  # fmt: skip
         current = self._current()
         merged = _merge(obs, touched_keys, current, parts, len(self.keys))
-        return _concat(merged, self._coupled(now)), int(spike.sum())
+        return _concat(merged, coupled), int(spike.sum())
 
     def _levels(self, i: int, rule: Rule, q: K.Sorted) -> K.I8:
         s, lim = self.state, self.limits[i][q.k]

@@ -344,6 +344,14 @@ def parse_ruleset(data: Any) -> RuleSet:
                     problems.append(ImportProblem(rule.id, f"when: unknown rule {ref}"))
                 elif target.kind is RuleKind.COUPLED:
                     problems.append(ImportProblem(rule.id, f"when: {ref} is itself coupled"))
+    # A coupled alarm ends when its conditions run out (holds_until), a rule's alarm when its
+    # readings say so; one alarm per (asset, type) cannot do both, so the types stay apart.
+    plain = {r.type: r.id for r in ok if r.kind is not RuleKind.COUPLED}
+    for rule in ok:
+        if rule.kind is RuleKind.COUPLED and rule.type in plain:
+            problems.append(ImportProblem(rule.id, f"type {rule.type} is also rule "
+                                          f"{plain[rule.type]}'s: a coupled rule raises an "
+                                          "alarm type of its own"))  # fmt: skip
     ruleset = RuleSet(tuple(ok), _cleaning(data.get("cleaning"), problems),
                       _anomaly(data.get("anomaly"), problems),
                       _policy(data.get("policy"), problems))  # fmt: skip

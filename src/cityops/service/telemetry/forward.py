@@ -4,9 +4,10 @@ One alarm engine per deployment must see every reading, so an API beside a ``cit
 worker does not ingest what is posted to it: it checks each message as ingest would
 (``Ingestor.screen``: the same decode, registry and cleaning, the same reasons), publishes
 the good points to the broker the worker consumes and, once the broker acknowledged them,
-writes the dead letters of the bad parts. A broker that is down or slow to acknowledge
-leaves nothing written (:class:`ForwardUnavailable`: the client sends again; readings are
-idempotent on (device, metric, ts)).
+writes the dead letters of the bad parts. A broker that is down, refuses or is slow to
+acknowledge is a :class:`ForwardUnavailable` with no dead letter written: the client sends
+it all again (packs the broker took after all are stored once: readings are idempotent on
+(device, metric, ts)).
 
 The points travel as SenML with absolute times on ``{prefix}/{gateway}``: each pack names
 its devices (``bn`` = ``{device}:``, ``n`` the metric, ``u`` the series' unit), so the

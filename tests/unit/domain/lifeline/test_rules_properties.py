@@ -471,3 +471,30 @@ def test_over_s_is_a_span_of_at_least_a_second_on_rate_rules_only() -> None:
         with pytest.raises(ImportRejected) as info:
             parse_ruleset({"rules": [bad]})
         assert any(reason in p.reason for p in info.value.problems)
+
+
+def test_a_batch_of_spikes_only_does_not_bring_an_ended_coupled_alarm_back() -> None:
+    """Both legs of the coupled rule held once, a month ago; then the pipe reports steadily
+    and one lone outlier (held back as a spike) makes a batch of its own."""
+    ev = Evaluator(parse_ruleset(RULES), network(), 0)
+    month = 30 * 24 * 60 * MINUTE
+    ev.state.asset("gas.held")[1, 0] = MINUTE  # the well beside the pipe
+    ev.state.asset("drop.held")[0, :2] = MINUTE
+    coupled = set(ev.coupled_keys[0][ev.coupled_keys[0] >= 0].tolist())
+    for minute in range(20):  # steady pressure on the pipe (series 0)
+        obs, _ = ev.process(np.array([0]), np.array([month + minute * MINUTE]), np.array([3.0]))
+        assert not coupled & set(obs.key[obs.peak > 0].tolist())
+    obs, spiked = ev.process(np.array([0]), np.array([month + 20 * MINUTE]), np.array([30.0]))
+    assert spiked == 1
+    assert not coupled & set(obs.key[obs.peak > 0].tolist())
+
+
+def test_a_coupled_rule_raises_an_alarm_type_of_its_own() -> None:
+    """One alarm per (asset, type): a coupled alarm ends when its conditions run out, a
+    threshold's when its readings say so — one alarm cannot follow both."""
+    shared = {"rules": [dict(r, type="drop") if r["id"] == "risk" else r
+                        for r in RULES["rules"]]}  # fmt: skip
+    with pytest.raises(ImportRejected) as info:
+        parse_ruleset(shared)
+    assert [(p.item, p.reason) for p in info.value.problems] == [
+        ("risk", "type drop is also rule drop's: a coupled rule raises an alarm type of its own")]
