@@ -206,3 +206,26 @@ def test_a_replayed_dead_letter_is_forwarded_to_the_worker_too(
     wait_until(lambda: _count(api, ReadingRow) == stored + 1)
     wait_until(lambda: alarm_engine(mqtt_worker).points == 1)  # judged after the commit
     assert alarm_engine(api).points == 0
+
+
+def test_posts_while_the_worker_restarts_wait_in_its_session(api: App, clock: Clock) -> None:
+    """The broker counts the worker's persistent session as a subscriber while it is away:
+    posts are taken (202) and stored when the worker is back, none lost."""
+    headers, stored = _gateway(api), _count(api, ReadingRow)
+    worker = bootstrap(api.settings, clock=clock)
+    consumer = start_consumer(worker, mqtt_config(worker.settings))
+    assert consumer.subscribed.wait(10), consumer.stats.errors
+    stop_consumer(worker, consumer)  # away: the session stays (expiry 60 s)
+    with TestClient(create_api(api)) as client:
+        for v in (1.0, 1.1, 0.9):
+            r = client.post(READINGS, content=_ch4(api, v), headers=headers)
+            assert r.status_code == 202, r.text
+            clock.advance(minutes=5)
+    assert _count(api, ReadingRow) == stored  # nobody ingests meanwhile
+    consumer = start_consumer(worker, mqtt_config(worker.settings))
+    try:
+        wait_until(lambda: _count(api, ReadingRow) == stored + 3)
+    finally:
+        stop_consumer(worker, consumer)
+        telemetry(worker).close()
+        worker.dispose()
