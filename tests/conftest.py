@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +46,17 @@ def _service_or_skip(name: str, error: Exception) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"CITYOPS_REQUIRE_SERVICES=1 but {message}")
     pytest.skip(message)
+
+
+MOSQUITTO = ("127.0.0.1", 1883)
+
+
+def require_mosquitto() -> None:
+    """Skip (or fail under CITYOPS_REQUIRE_SERVICES) unless the local Mosquitto answers."""
+    try:
+        socket.create_connection(MOSQUITTO, timeout=2).close()
+    except OSError as exc:
+        _service_or_skip(f"Mosquitto at {MOSQUITTO[0]}:{MOSQUITTO[1]}", exc)
 
 
 def _settings(url: str) -> Settings:

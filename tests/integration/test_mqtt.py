@@ -22,7 +22,7 @@ from cityops.adapters.mqtt_consumer import MqttConsumer
 from cityops.bootstrap import App
 from cityops.service.telemetry import RawMessage, telemetry
 from cityops.service.telemetry.pipeline import TelemetryPipeline
-from tests.conftest import _service_or_skip
+from tests.conftest import require_mosquitto
 from tests.helpers import wait_until
 
 HOST, PORT = "127.0.0.1", 1883
@@ -31,10 +31,7 @@ GAS, WATER = "SJ-GPT-0001", "SJ-WP-0001"  # pressure in MPa every 60 s
 
 @pytest.fixture
 def broker() -> Iterator[MqttConfig]:
-    try:
-        socket.create_connection((HOST, PORT), timeout=2).close()
-    except OSError as exc:
-        _service_or_skip(f"Mosquitto at {HOST}:{PORT}", exc)
+    require_mosquitto()
     tag = uuid.uuid4().hex[:10]
     prefix = f"cityops-test/{tag}/telemetry"
     yield MqttConfig(HOST, PORT, client_id=f"cityops-test-{tag}", topic_prefix=prefix,

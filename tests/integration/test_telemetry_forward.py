@@ -7,7 +7,6 @@ and client ids (sessions expire a minute after the test)."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +29,7 @@ from cityops.entrypoints.lifeline_workers import (
     stop_consumer,
 )
 from cityops.service.telemetry import telemetry
-from tests.conftest import Clock, _service_or_skip
+from tests.conftest import Clock, require_mosquitto
 from tests.helpers import Api, alarm_engine, free_port, wait_until
 
 HOST, PORT = "127.0.0.1", 1883
@@ -52,10 +51,7 @@ def _forwarding(app: App, url: str = f"mqtt://{HOST}:{PORT}") -> None:
 
 @pytest.fixture
 def api(sqlite_app: App) -> App:
-    try:
-        socket.create_connection((HOST, PORT), timeout=2).close()
-    except OSError as exc:
-        _service_or_skip(f"Mosquitto at {HOST}:{PORT}", exc)
+    require_mosquitto()
     _forwarding(sqlite_app)
     return sqlite_app
 
