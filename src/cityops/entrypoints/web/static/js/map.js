@@ -30,6 +30,12 @@ export async function createMap(el, { interactive = true, canvas = false, fit = 
     zoomSnap: 0.1,
     preferCanvas: canvas,
   });
+  // Leaflet sizes its panes (and the canvas) from the container when it is made; a container
+  // laid out later — a stylesheet still loading, a tab shown afterwards — would keep a 0-px
+  // canvas. Follow the container's size instead, as the charts do.
+  const sizing = new ResizeObserver(() => map.invalidateSize());
+  sizing.observe(el);
+  map.on("unload", () => sizing.disconnect()); // map.remove(): the panes are gone
   const plain = !config.map.tile_url;
   if (plain) {
     el.classList.add("map-plain");
