@@ -18,6 +18,13 @@ from cityops.domain.lifeline.alarms import Key
 from cityops.domain.lifeline.anomaly import CommonMode, SeasonalBaseline, hour_of_day, like_series
 from cityops.domain.lifeline.cleaning import spikes
 from cityops.domain.lifeline.coupled import Adjacency, coupled_until
+from cityops.domain.lifeline.observations import (
+    Observations,
+    concat,
+    merge_touched,
+    plain,
+    reduce_parts,
+)
 from cityops.domain.lifeline.ruleset import Rule, RuleKind, RuleSet
 from cityops.domain.lifeline.state import StateArrays
 from cityops.domain.lifeline.subspace import JointBaselines, JointConfig, groups_by_asset
@@ -39,28 +46,6 @@ class SeriesInfo:
     asset_kinds: list[str]
     asset_attributes: list[dict[str, Any]]
     adjacency: Adjacency
-
-
-@dataclass(frozen=True, slots=True)
-class Observations:
-    """Per alarm key: the peak level seen (with where) and the level now."""
-
-    key: K.I64
-    peak: K.I8
-    peak_ts: K.I64
-    peak_rule: K.I64  # index into Evaluator.rules (-1: the anomaly detector)
-    peak_k: K.I64  # the series (-1 for coupled and no-data keys)
-    peak_value: K.F64
-    current: K.I8
-    last_ts: K.I64
-    # coupled keys: until when their conditions hold unless new readings renew them (NONE:
-    # other keys). Only held coupled keys are observed: no engine judges a coupled alarm gone
-    # from its own record (which may lack what another process ingested); the service reads
-    # this, stored on the alarm, to let any tick end the window.
-    until: K.I64
-
-    def __len__(self) -> int:
-        return len(self.key)
 
 
 class Evaluator:
@@ -238,15 +223,15 @@ class Evaluator:
                     np.maximum.at(held[:, lv - 1], assets[q.k[hit]], q.ts[hit])
             parts.append((self.key_of[i][q.k], level, q.ts, i, q.k, q.value))
         self._anomaly(sent, spike, parts)
-        obs = _reduce(parts, len(self.keys))
+        obs = reduce_parts(parts, len(self.keys))
         # A batch of spikes only changed no condition: nothing coupled to assert (and at
         # now = 0 every pair that ever held would look fresh).
-        coupled = self._coupled(int(p.ts.max())) if len(p.k) else _plain([], [], 0)
+        coupled = self._coupled(int(p.ts.max())) if len(p.k) else plain([], [], 0)
         touched_keys = np.unique(np.concatenate([obs.key] + [c[0] for c in parts])) \
             if parts else obs.key  # fmt: skip
         current = self._current()
-        merged = _merge(obs, touched_keys, current, parts, len(self.keys))
-        return _concat(merged, coupled), int(spike.sum())
+        merged = merge_touched(obs, touched_keys, current, parts, len(self.keys))
+        return concat(merged, coupled), int(spike.sum())
 
     def _levels(self, i: int, rule: Rule, q: K.Sorted) -> K.I8:
         s, lim = self.state, self.limits[i][q.k]
@@ -332,7 +317,7 @@ class Evaluator:
             keys.append(key_ids[subjects[on]])
             levels.append(np.full(int(on.sum()), rule.level, dtype=np.int8))
             untils.append(until[on])
-        return _plain(keys, levels, now, untils)
+        return plain(keys, levels, now, untils)
 
     # -- per tick ---------------------------------------------------------------------------
     def saw(self, k: K.I64, ts: K.I64) -> None:
@@ -354,59 +339,4 @@ class Evaluator:
             ids = np.unique(self.key_of[i][ks])
             keys.append(ids)
             levels.append(lv[ids])
-        return _concat(_plain(keys, levels, now), self._coupled(now))
-
-
-def _reduce(parts: list[Any], n_keys: int) -> Observations:
-    """Peak per key over the batch's points (first point reaching the peak)."""
-    if not parts:
-        return _plain([], [], 0)
-    key = np.concatenate([c[0] for c in parts])
-    level = np.concatenate([c[1] for c in parts])
-    hot = np.flatnonzero(level > 0)
-    if not len(hot):
-        return _plain([], [], 0)
-    ts = np.concatenate([c[2] for c in parts])[hot]
-    rule = np.concatenate([np.full(len(c[0]), c[3], dtype=np.int64) for c in parts])[hot]
-    ks = np.concatenate([c[4] for c in parts])[hot]
-    vals = np.concatenate([c[5] for c in parts])[hot]
-    key, level = key[hot], level[hot]
-    order = np.lexsort((ts, -level.astype(np.int64), key))  # per key: highest, then earliest
-    key, level, ts, rule, ks, vals = (a[order] for a in (key, level, ts, rule, ks, vals))
-    head = np.ones(len(key), dtype=bool)
-    head[1:] = key[1:] != key[:-1]
-    none = np.full(int(head.sum()), K.NONE, np.int64)
-    return Observations(key[head], level[head], ts[head], rule[head], ks[head], vals[head],
-                        level[head], ts[head], none)  # fmt: skip
-
-
-def _merge(obs: Observations, touched: K.I64, current: K.I8, parts: list[Any],
-           n_keys: int) -> Observations:  # fmt: skip
-    """Every touched key, with its peak (0 if none), current level and last point time."""
-    last = np.full(n_keys, K.NONE, dtype=np.int64)
-    for c in parts:
-        np.maximum.at(last, c[0], c[2])
-    peak = np.zeros(n_keys, dtype=np.int8)
-    peak_ts, peak_rule = np.zeros(n_keys, np.int64), np.full(n_keys, -1, np.int64)
-    peak_k, peak_value = np.full(n_keys, -1, np.int64), np.zeros(n_keys)
-    peak[obs.key], peak_ts[obs.key], peak_rule[obs.key] = obs.peak, obs.peak_ts, obs.peak_rule
-    peak_k[obs.key], peak_value[obs.key] = obs.peak_k, obs.peak_value
-    t = touched
-    return Observations(t, peak[t], peak_ts[t], peak_rule[t], peak_k[t], peak_value[t],
-                        current[t], last[t], np.full(len(t), K.NONE, np.int64))  # fmt: skip
-
-
-def _plain(keys: list[K.I64], levels: list[K.I8], now: int,
-           untils: list[K.I64] | None = None) -> Observations:  # fmt: skip
-    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-    level = np.concatenate(levels).astype(np.int8) if levels else np.zeros(0, np.int8)
-    n = len(key)
-    at = np.full(n, now, dtype=np.int64)
-    until = np.concatenate(untils) if untils else np.full(n, K.NONE, dtype=np.int64)
-    return Observations(key, level, at, np.full(n, -1, np.int64), np.full(n, -1, np.int64),
-                        np.zeros(n), level, at, until)  # fmt: skip
-
-
-def _concat(a: Observations, b: Observations) -> Observations:
-    return Observations(*(np.concatenate([getattr(a, f), getattr(b, f)])
-                          for f in Observations.__dataclass_fields__))  # fmt: skip
+        return concat(plain(keys, levels, now), self._coupled(now))

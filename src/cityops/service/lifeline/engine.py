@@ -51,8 +51,9 @@ from cityops.config import Settings
 from cityops.domain.errors import Conflict, NotFound
 from cityops.domain.lifeline.alarms import Alarm, AlarmBook, AlarmPolicy, Change
 from cityops.domain.lifeline.coupled import Adjacency
-from cityops.domain.lifeline.evaluate import ANOMALY, Evaluator, Observations, SeriesInfo
+from cityops.domain.lifeline.evaluate import ANOMALY, Evaluator, SeriesInfo
 from cityops.domain.lifeline.kernels import I64, NONE
+from cityops.domain.lifeline.observations import Observations
 from cityops.domain.lifeline.ruleset import RuleSet, parse_ruleset
 from cityops.service.lifeline import rulesets, store
 from cityops.service.telemetry.ingest import ReadingBatch

@@ -15,8 +15,9 @@ from cityops.domain.lifeline.anomaly import (
     like_series,
 )
 from cityops.domain.lifeline.coupled import Adjacency
-from cityops.domain.lifeline.evaluate import ANOMALY, Evaluator, Observations, SeriesInfo
+from cityops.domain.lifeline.evaluate import ANOMALY, Evaluator, SeriesInfo
 from cityops.domain.lifeline.kernels import Sorted
+from cityops.domain.lifeline.observations import Observations
 from cityops.domain.lifeline.ruleset import parse_ruleset
 from cityops.domain.lifeline.state import StateArrays
 from cityops.domain.lifeline.subspace import JointBaselines, JointConfig, groups_by_asset

@@ -17,7 +17,8 @@ from cityops.domain.errors import ImportRejected
 from cityops.domain.lifeline import kernels as K
 from cityops.domain.lifeline.cleaning import spikes
 from cityops.domain.lifeline.coupled import Adjacency, coupled_levels
-from cityops.domain.lifeline.evaluate import Evaluator, Observations, SeriesInfo
+from cityops.domain.lifeline.evaluate import Evaluator, SeriesInfo
+from cityops.domain.lifeline.observations import Observations
 from cityops.domain.lifeline.ruleset import parse_ruleset
 from cityops.domain.lifeline.state import StateArrays
 
