@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import (
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 
 from cityops.bootstrap import App
@@ -31,6 +35,7 @@ from cityops.entrypoints.api.routers import (
     ui,
     video,
 )
+from cityops.entrypoints.web import vendor
 
 
 def create_api(app: App) -> FastAPI:
@@ -39,6 +44,8 @@ def create_api(app: App) -> FastAPI:
         version="0.1.0",
         description="Unified city operations: reports, cases, dispatch, evaluation.",
         lifespan=lifespan(app),  # the lifeline alarm tick (entrypoints/api/lifespan.py)
+        docs_url=None,  # FastAPI's own /docs and /redoc load from a CDN: ours is below
+        redoc_url=None,  # one API page is enough (ReDoc's bundle would add ~84 MB of npm)
     )
     api.state.cityops = app
     errors.install(api)
@@ -54,6 +61,7 @@ def create_api(app: App) -> FastAPI:
     for module in (ui, screen, live):  # the screens' data (docs/web.md)
         api.include_router(module.router)
     web.install(api, app)  # pages, /static, /vendor and the live stream's hub
+    _install_docs(api, app)
 
     @api.get("/healthz", tags=["ops"], response_model=None)
     def healthz() -> JSONResponse:
@@ -73,3 +81,29 @@ def create_api(app: App) -> FastAPI:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     return api
+
+
+_OAUTH2_REDIRECT = "/docs/oauth2-redirect"
+
+
+def _install_docs(api: FastAPI, app: App) -> None:
+    """/docs (Swagger UI) from the npm package under /vendor: an intranet has no CDN."""
+    title = api.title
+    openapi_url = api.openapi_url or "/openapi.json"
+
+    @api.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        root = vendor.vendor_dir(app)
+        return get_swagger_ui_html(
+            openapi_url=openapi_url, title=f"{title} - Swagger UI",
+            swagger_js_url=vendor.url(root, "swagger-ui-dist", "swagger-ui-bundle.js"),
+            swagger_css_url=vendor.url(root, "swagger-ui-dist", "swagger-ui.css"),
+            swagger_favicon_url=vendor.url(root, "swagger-ui-dist", "favicon-32x32.png"),
+            oauth2_redirect_url=_OAUTH2_REDIRECT,
+            # The validator badge asks validator.swagger.io about any host but localhost.
+            swagger_ui_parameters={"validatorUrl": None},
+        )  # fmt: skip
+
+    @api.get(_OAUTH2_REDIRECT, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()

@@ -31,6 +31,8 @@ class VendorPackage:
 PACKAGES: dict[str, VendorPackage] = {
     "leaflet": VendorPackage("leaflet", "dist", "leaflet-src.esm.js", ("leaflet.css",)),
     "echarts": VendorPackage("echarts", "dist", "echarts.esm.min.js"),
+    # The API docs (/docs): classic scripts that FastAPI's pages load, no import map.
+    "swagger-ui-dist": VendorPackage("swagger-ui-dist", "."),
 }
 
 
