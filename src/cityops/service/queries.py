@@ -20,6 +20,7 @@ from cityops.service.deadlines import clock_view
 from cityops.service.lifeline.queries import case_part as lifeline_case_part
 from cityops.service.principal import Principal
 from cityops.service.reference import Snapshot
+from cityops.service.routing import owner_dispatch
 from cityops.service.workflow import case_view
 
 
@@ -213,7 +214,7 @@ def case_detail(app: App, principal: Principal, case_id: int) -> dict[str, Any]:
             allowed_actions=[
                 {"action": a, "label": BY_ACTION[a].label_zh} for a in offered_actions(view, actor)
             ],
-            timeline=[_event(e, snap, names, principal) for e in events],
+            timeline=[_event(e, snap, names, principal, case.routing) for e in events],
             **_duplicate(s, case, events),
             **lifeline_case_part(s, case_id),  # alarms behind the case, emergency plan steps
             reports=[
@@ -243,14 +244,24 @@ def _duplicate(s: Session, case: CaseRow, events: Sequence[CaseEventRow]) -> dic
     return {"duplicate_suggestion": {**scores, **ref}}
 
 
+def _why_owner(e: CaseEventRow, routing: dict[str, Any] | None) -> dict[str, Any]:
+    """A dispatch that followed an owner routing says it went to the owner (its stored ``why``
+    is the routing's explanation, which reads as the responsibility list's proposal)."""
+    why = e.data.get("why") if e.action in ("dispatch", "redispatch") else None
+    owner = owner_dispatch(routing) if why and why == (routing or {}).get("explanation") else None
+    return {**e.data, "why": owner} if owner else e.data
+
+
 # Log entries that are no transition (lifeline alarms and plans note themselves on cases).
 _LOG_LABELS = {"submit": "上报", "merge_report": "并案上报", "plan_attached": "启动应急预案",
                "plan_step": "预案步骤完成", "alarm_escalated": "告警升级",
-               "alarm_reraised": "告警再次触发", "alarm_cleared": "告警解除"}  # fmt: skip
+               "alarm_reraised": "告警再次触发", "alarm_cleared": "告警解除",
+               "alarm_joined": "关联告警", "case_level": "案卷升级"}  # fmt: skip
 
 
 def _event(
-    e: CaseEventRow, snap: Snapshot, names: dict[int, str], principal: Principal
+    e: CaseEventRow, snap: Snapshot, names: dict[int, str], principal: Principal,
+    routing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     dept = snap.departments_by_id.get(e.department_id or -1)
     label = (
@@ -273,6 +284,6 @@ def _event(
         "department": dept.name if dept else None,
         "note": e.note,
         "media": e.media,
-        "data": e.data,
+        "data": _why_owner(e, routing),
         "correlation_id": e.correlation_id,
     }

@@ -41,6 +41,21 @@ def route_to_owner(case: CaseRow, snap: Snapshot, department: str, what: str) ->
         case.triage = None
 
 
+def owner_dispatch(routing: dict[str, Any] | None) -> str | None:
+    """How a dispatch that followed an owner routing (a lifeline asset's or a 部件's) reads:
+    sent to the owner — not "as the responsibility list proposed" (None: a list routing)."""
+    if not routing or routing.get("rule_id") is not None:
+        return None
+    if routing.get("asset"):
+        zh, en, what = "设施", "asset", routing["asset"]
+    elif routing.get("component"):
+        zh, en, what = "部件", "component", routing["component"]
+    else:
+        return None
+    return (f"按{zh}权属派遣给其权属单位{routing.get('department_name')}：{what} / dispatched "
+            f"to the owner of the {en} {what}: {routing.get('department')}")  # fmt: skip
+
+
 def _owner(snap: Snapshot, department_id: int | None) -> dict[str, Any] | None:
     dept = snap.departments_by_id.get(department_id or -1)
     if dept is None:
