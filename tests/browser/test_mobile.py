@@ -8,7 +8,9 @@ worker opens the app) — and back online both are sent exactly once.
 from __future__ import annotations
 
 import io
+import shutil
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,11 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
 from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow
+from cityops.bootstrap import bootstrap
 from tests.browser.conftest import Console
-from tests.browser.server import LiveServer, city_context, sign_in
-from tests.helpers import STREET_A, point_in
+from tests.browser.server import LiveServer, city_context, settings, sign_in
+from tests.browser.test_lifeline_screens import raise_red_gas_alarm
+from tests.helpers import STREET_A, point_in, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 INSPECTOR = "inspector01"  # the inspector of STREET_A
@@ -196,3 +200,89 @@ def test_an_action_the_api_refuses_is_marked_failed_with_its_reason(
     page.locator("dialog.m-sheet .m-btn-danger").click()
     page.wait_for_selector("#outbox-list", state="detached")
     assert [e for e in console.errors if "409" not in e] == []
+
+
+@pytest.fixture(scope="module")
+def alarm_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+    LiveServer
+]:  # fmt: skip
+    """A server of its own: the alarm cases made here stay out of the other tests' counts."""
+    db = tmp_path_factory.mktemp("mobile-lifeline") / "cityops.db"
+    shutil.copy(sqlite_template, db)
+    app = bootstrap(settings(db, live_heartbeat_seconds=1, live_stream_seconds=20))
+    server = LiveServer.start(app)
+    yield server
+    server.stop()
+    app.dispose()
+
+
+def test_a_handler_works_a_red_gas_case_with_its_emergency_plan(
+    browser: Any, alarm_server: LiveServer, console: Console
+) -> None:
+    server = alarm_server
+    alarm = raise_red_gas_alarm(server, "SJ-CH4-0004")
+    case_id = alarm["case_id"]
+    handler = server.handler_for(case_id)
+    server.call(handler, "POST", f"/api/v1/cases/{case_id}/actions/start", json={})
+    steps = server.call(handler, "GET", f"/api/v1/cases/{case_id}")["lifeline"]["plan"]["steps"]
+    ctx = city_context(browser, viewport=PHONE, is_mobile=True, has_touch=True)
+    ctx.set_default_timeout(20_000)
+    sign_in(ctx, server.token(handler), handler, keep=True)
+    page = ctx.new_page()
+    console.attach(page)
+    page.goto(f"{server.url}/m#case/{case_id}")
+    page.wait_for_selector("#m-app[data-ready='1']")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+
+    # The emergency shows: 红 in the head, the alarm with its asset and reading, the place.
+    card = page.locator("#case-lifeline")
+    card.wait_for()
+    assert page.locator(".m-case-head .m-level--4").inner_text() == "红色"
+    row = card.locator(f".m-alarm[data-id='{alarm['id']}'][data-level='4']")
+    asset = alarm["asset"]
+    assert asset["code"] in row.inner_text() and asset["name"] in row.inner_text()
+    assert "31 %LEL" in row.locator(".m-alarm__reading").inner_text()
+    assert asset["name"] in page.locator(".m-facts").inner_text()  # 位置: the asset's place
+    body = page.locator("#case-body").inner_text()
+    assert "null" not in body and "undefined" not in body  # no photos: nothing left over
+    assert card.locator(".m-step").count() == len(steps)
+
+    # Step 1 online, step 2 offline (waits in the outbox, sent once back online).
+    card.locator(".m-step[data-step='1'] button").click()
+    card.locator(".m-step[data-step='1'][data-state='done']").wait_for()
+    ctx.set_offline(True)
+    page.wait_for_selector("#m-net[data-state='offline']")
+    card.locator(".m-step[data-step='2'] button").click()
+    card.locator(".m-step[data-step='2'][data-state='queued']").wait_for()
+    ctx.set_offline(False)
+    card.locator(".m-step[data-step='2'][data-state='done']").wait_for()
+    done = server.call("leader", "GET", f"/api/v1/cases/{case_id}")["lifeline"]["plan"]["steps"]
+    assert [s["done_by"] for s in done[:2]] == [handler, handler]
+    assert all(s["done_at"] is None for s in done[2:])
+
+    # 处置完成 with steps open: they are listed, and a reason is asked for and kept.
+    assert page.locator("#plan-open").get_attribute("data-open") == str(len(steps) - 2)
+    page.click("#case-actions button[data-action='complete']")
+    page.locator("#a-plan-open").wait_for()
+    assert page.locator("#a-plan-open li").count() == len(steps) - 2
+    page.fill("#a-note", "泄漏点已封堵，浓度回落")
+    page.click("#a-submit")
+    error = page.locator(".m-action-form .form-error").inner_text()
+    assert error == "请先完成预案步骤，或填写未完成的原因"
+    reason = "疏散与交通管制由公安现场负责"
+    page.fill("#a-plan-note", reason)
+    page.click("#a-submit")
+    page.wait_for_url("**/m#tasks")
+
+    def completed() -> bool:
+        """the case is 处置完成"""
+        return bool(server.call("leader", "GET", f"/api/v1/cases/{case_id}")["state"] == "handled")
+
+    wait_until(completed)
+    timeline = server.call("leader", "GET", f"/api/v1/cases/{case_id}")["timeline"]
+    [event] = [e for e in timeline if e["action"] == "complete"]
+    assert event["data"]["plan_note"] == reason
+    page.click("[data-tab='outbox']")
+    assert "null" not in page.locator("#outbox-body").inner_text()
+    assert console.errors == []
+    ctx.close()

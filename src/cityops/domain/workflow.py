@@ -69,8 +69,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     # A pending 延期 request belongs to its stage: it is decided before the stage ends.
     _t("return", "回退", {S.DISPATCHED, S.HANDLING}, S.OPENED, {R.HANDLER},
        "assignee", "note", "no_pending_extension"),
+    # An emergency plan's open steps are finished first, or left with a reason (plan_note).
     _t("complete", "处置完成", {S.HANDLING}, S.HANDLED, {R.HANDLER},
-       "assignee", "note", "no_pending_extension"),
+       "assignee", "note", "no_pending_extension", "plan_done"),
     _t("check_pass", "核查通过", {S.HANDLED}, S.CHECKED, {R.INSPECTOR, R.SHIFT_LEADER}),
     _t("check_fail", "核查不通过（返工）", {S.HANDLED}, S.HANDLING,
        {R.INSPECTOR, R.SHIFT_LEADER}, "note"),
@@ -129,6 +130,8 @@ class CaseView:
     extension_pending: bool = False
     past_due: bool = False  # the running stage's deadline has passed and is not yet marked
     duplicate_suggested: bool = False  # intake suggested a 并案 nobody has decided yet
+    # The emergency plan's (应急预案) steps not yet done, as (step number, text)
+    open_plan_steps: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +192,16 @@ def _target_open(c: CaseView, a: Actor, m: Command) -> str | None:
     return f"case {t.case_no} is {t.state.value}, not open / 目标案卷 {t.case_no} 已结束"
 
 
+def _plan_done(c: CaseView, a: Actor, m: Command) -> str | None:
+    if not c.open_plan_steps or str(m.data.get("plan_note") or "").strip():
+        return None
+    numbers = "、".join(str(no) for no, _ in c.open_plan_steps)
+    return (
+        f"emergency plan steps {numbers} are not done: finish them or give plan_note "
+        f"/ 预案步骤 {numbers} 未完成，请先完成或说明原因"
+    )
+
+
 GUARDS: Mapping[str, Guard] = {
     "note": _needs("note", "a note (reason or result) is required / 需要填写说明"),
     "department": _needs("department_id", "a department is required / 需要指定处置部门"),
@@ -246,6 +259,7 @@ GUARDS: Mapping[str, Guard] = {
         None if m.target is not None else "name the case to merge into / 需要指定并入的案卷"
     ),
     "target_open": _target_open,
+    "plan_done": _plan_done,
     "suggestion": lambda c, a, m: (
         None if c.duplicate_suggested else "the case has no 并案 suggestion / 该案卷没有并案建议"
     ),
@@ -301,11 +315,18 @@ def check_allowed(case: CaseView, actor: Actor, action: str) -> Transition:
 def decide(case: CaseView, actor: Actor, cmd: Command) -> Decision:
     """Check the command against the table; raise with the allowed next steps when refused."""
     transition = check_allowed(case, actor, cmd.action)
-    refusals = [r for g in transition.guards if (r := GUARDS[g](case, actor, cmd)) is not None]
-    if refusals:
+    failed = {g: r for g in transition.guards if (r := GUARDS[g](case, actor, cmd)) is not None}
+    if failed:
+        refusals = list(failed.values())
+        # Which guards refused, by name; the open plan steps too, for the client to list them.
+        extra: dict[str, Any] = {"guards": list(failed)}
+        if "plan_done" in failed:
+            extra["open_plan_steps"] = [{"no": no, "text": text}
+                                        for no, text in case.open_plan_steps]  # fmt: skip
         raise GuardFailed(
-            "; ".join(refusals), action=cmd.action, state=case.state.value, reasons=refusals
-        )
+            "; ".join(refusals), action=cmd.action, state=case.state.value, reasons=refusals,
+            **extra,
+        )  # fmt: skip
     if transition.to_state == STAY:
         to_state = case.state
     elif transition.to_state == PREVIOUS:

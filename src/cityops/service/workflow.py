@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cityops.adapters.db.alarm_models import CasePlanStepRow
 from cityops.adapters.db.models import CaseEventRow, CaseRow
 from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
 from cityops.domain.model import CaseState, Channel, Priority, Urgency
 from cityops.domain.timelimit import TimeLimit
 from cityops.domain.workflow import (
+    BY_ACTION,
     EVENT_NAMES,
     Actor,
     CaseView,
@@ -42,7 +44,9 @@ class Outcome:
     replayed: bool = False  # the idempotency key was seen before; nothing new was written
 
 
-def case_view(case: CaseRow, now: datetime) -> CaseView:
+def case_view(
+    case: CaseRow, now: datetime, open_plan_steps: tuple[tuple[int, str], ...] = ()
+) -> CaseView:
     return CaseView(
         state=CaseState(case.state),
         channel=Channel(case.channel),
@@ -55,7 +59,18 @@ def case_view(case: CaseRow, now: datetime) -> CaseView:
         extension_pending=case.extension is not None,
         past_due=not case.stage_overdue and deadlines.stage_late(case, now),
         duplicate_suggested=case.duplicate_of is not None and case.state != CaseState.MERGED,
+        open_plan_steps=open_plan_steps,
     )
+
+
+def open_plan_steps(session: Session, case_id: int) -> tuple[tuple[int, str], ...]:
+    """The emergency plan's steps not yet done on a case (none when no plan is attached)."""
+    rows = session.execute(
+        select(CasePlanStepRow.step_no, CasePlanStepRow.text)
+        .where(CasePlanStepRow.case_id == case_id, CasePlanStepRow.done_at.is_(None))
+        .order_by(CasePlanStepRow.step_no)
+    ).all()
+    return tuple((int(no), str(text)) for no, text in rows)
 
 
 def apply_transition(
@@ -69,7 +84,9 @@ def apply_transition(
 ) -> CaseEventRow:
     """Decide and write. The caller holds the row lock and commits."""
     actor = Actor(principal.user_id, principal.role, principal.department_ids)
-    view = case_view(case, now)
+    rule = BY_ACTION.get(cmd.action)
+    steps = open_plan_steps(session, case.id) if rule and "plan_done" in rule.guards else ()
+    view = case_view(case, now, steps)
     target = None
     if cmd.action == "merge":
         check_allowed(view, actor, cmd.action)  # who/when first, then which case

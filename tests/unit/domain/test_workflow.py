@@ -130,6 +130,7 @@ VIOLATIONS: dict[str, Violator] = {
     "merge_target": _cmd(target=None),
     "target_open": _cmd(target=MergeTarget("20261118000042", S.CLOSED)),
     "suggestion": _case(duplicate_suggested=False),
+    "plan_done": _case(open_plan_steps=((2, "疏散周边人员"),)),
 }
 
 
@@ -563,6 +564,28 @@ def test_merge_needs_a_target() -> None:
     with pytest.raises(GuardFailed) as info:
         ok(view(S.ACCEPTED), R.ACCEPTOR, "merge")
     assert info.value.details["reasons"] == ["name the case to merge into / 需要指定并入的案卷"]
+
+
+def test_completing_with_open_plan_steps_needs_a_reason_and_names_them() -> None:
+    steps = ((2, "疏散周边人员"), (5, "关闭上游阀门"))
+    case = view(S.HANDLING, open_plan_steps=steps)
+    with pytest.raises(GuardFailed) as info:
+        ok(case, R.HANDLER, "complete", note="已处置")
+    assert info.value.details["guards"] == ["plan_done"]
+    assert info.value.details["open_plan_steps"] == [
+        {"no": 2, "text": "疏散周边人员"}, {"no": 5, "text": "关闭上游阀门"}]  # fmt: skip
+    assert "2、5" in info.value.message
+    blank = {"plan_note": "  "}
+    with pytest.raises(GuardFailed):
+        ok(case, R.HANDLER, "complete", note="已处置", data=blank)
+    reason = {"plan_note": "阀门由燃气公司关闭，不归本部门"}
+    assert ok(case, R.HANDLER, "complete", note="已处置", data=reason).to_state is S.HANDLED
+    assert ok(view(S.HANDLING), R.HANDLER, "complete", note="已处置").to_state is S.HANDLED
+    # Only the plan's refusal carries the steps.
+    with pytest.raises(GuardFailed) as other:
+        ok(view(S.HANDLING), R.HANDLER, "complete")
+    assert other.value.details["guards"] == ["note"]
+    assert "open_plan_steps" not in other.value.details
 
 
 def test_rejecting_a_suggestion_needs_one_and_a_reason() -> None:

@@ -10,10 +10,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cityops.adapters.db.alarm_models import AlarmEventRow, AlarmRow, CasePlanStepRow
-from cityops.adapters.db.lifeline_models import LifelineAssetRow
+from cityops.adapters.db.lifeline_models import (
+    LifelineAdjacencyRow,
+    LifelineAssetRow,
+    LifelineDeviceRow,
+    LifelineSeriesRow,
+)
 from cityops.adapters.db.models import CaseEventRow, CaseRow
 from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
+from cityops.domain.lifeline.ruleset import RuleKind
+from cityops.service.lifeline import rulesets
 from cityops.service.lifeline.plans import step_view
 from cityops.service.principal import Principal
 from cityops.service.telemetry import queries as telemetry_queries
@@ -105,16 +112,64 @@ def alarm_detail(app: App, who: Principal, alarm_id: int) -> dict[str, Any]:
     out["case"] = case
     out["events"] = [{"at": _iso(e.at), "what": e.what, "level": e.level, "by": e.by,
                       "note": e.note, "data": e.data} for e in events]  # fmt: skip
+    start = row.first_seen - SERIES_MARGIN
+    # ``to`` is exclusive: a reading stamped this very moment is still in
+    end = min((row.cleared_at or row.last_seen) + SERIES_MARGIN,
+              app.clock() + timedelta(seconds=1))  # fmt: skip
+    step = "raw" if end - start <= timedelta(hours=12) else "1m"
+    end = max(end, start + timedelta(seconds=1))
+
+    def around(device: str, metric: str) -> dict[str, Any]:
+        return telemetry_queries.series(app, who, telemetry_queries.SeriesQuery(
+            device, metric, start, end, step))  # fmt: skip
+
     device, metric = row.facts.get("device"), row.facts.get("metric")
     if device and metric:
-        start = row.first_seen - SERIES_MARGIN
-        # ``to`` is exclusive: a reading stamped this very moment is still in
-        end = min((row.cleared_at or row.last_seen) + SERIES_MARGIN,
-                  app.clock() + timedelta(seconds=1))  # fmt: skip
-        step = "raw" if end - start <= timedelta(hours=12) else "1m"
-        out["series"] = telemetry_queries.series(app, who, telemetry_queries.SeriesQuery(
-            device, metric, start, max(end, start + timedelta(seconds=1)), step))  # fmt: skip
+        out["series"] = around(device, metric)
+        out["related_series"] = []
+    else:  # no data, coupled: the series that tell its story
+        with app.reads() as s:
+            pairs = _related_pairs(s, app, row, asset)
+        out["related_series"] = [around(d, m) for d, m in pairs]
     return out
+
+
+RELATED_MAX = 6  # charts on an alarm's page
+
+
+def _related_pairs(s: Session, app: App, row: AlarmRow,
+                   asset: LifelineAssetRow | None) -> list[tuple[str, str]]:  # fmt: skip
+    """(device, metric) behind an alarm that names no single series: a device's alarm (no
+    data) → each of its metrics; a coupled alarm → each condition's metric on the asset itself
+    or, for ``at: adjacent``, on its neighbours (of the condition's kinds)."""
+    pairs = select(LifelineDeviceRow.code, LifelineSeriesRow.metric).join(
+        LifelineSeriesRow, LifelineSeriesRow.device_id == LifelineDeviceRow.id)
+    kind, code = row.subject.split(":", 1)
+    if kind == "device":
+        found = s.execute(pairs.where(LifelineDeviceRow.code == code)
+                          .order_by(LifelineSeriesRow.metric)).all()  # fmt: skip
+        return [(d, m) for d, m in found][:RELATED_MAX]
+    ruleset = rulesets.check(app, rulesets.current(app)[1])
+    rule = next((r for r in ruleset.rules
+                 if r.kind is RuleKind.COUPLED and r.type == row.alarm_type), None)  # fmt: skip
+    if rule is None or asset is None:
+        return []
+    neighbours = select(LifelineAdjacencyRow.neighbour_id).where(
+        LifelineAdjacencyRow.asset_id == asset.id)
+    out: list[tuple[str, str]] = []
+    for term in rule.terms:
+        metrics = {ruleset.by_id(r).metric for r in term.rules}
+        where = pairs.join(LifelineAssetRow, LifelineAssetRow.id == LifelineDeviceRow.asset_id)
+        if term.at == "self":
+            where = where.where(LifelineAssetRow.id == asset.id)
+        else:
+            where = where.where(LifelineAssetRow.id.in_(neighbours))
+            if term.kinds:
+                where = where.where(LifelineAssetRow.kind.in_([str(k) for k in term.kinds]))
+        found = s.execute(where.where(LifelineSeriesRow.metric.in_(metrics))
+                          .order_by(LifelineDeviceRow.code, LifelineSeriesRow.metric)).all()
+        out += [(d, m) for d, m in found if (d, m) not in out]
+    return out[:RELATED_MAX]
 
 
 def _linked_case(s: Session, case_id: int) -> dict[str, Any] | None:
@@ -148,14 +203,34 @@ def case_plan(s: Session, case_id: int) -> dict[str, Any] | None:
 
 def case_part(s: Session, case_id: int) -> dict[str, Any]:
     """The alarms behind a case and its emergency plan steps (for the case detail)."""
-    alarms = s.scalars(select(AlarmRow).where(AlarmRow.case_id == case_id)).all()
-    if not alarms:
+    rows = s.execute(select(AlarmRow, LifelineAssetRow)
+                     .outerjoin(LifelineAssetRow, LifelineAssetRow.id == AlarmRow.asset_id)
+                     .where(AlarmRow.case_id == case_id).order_by(AlarmRow.id)).all()  # fmt: skip
+    if not rows:
         return {}
     return {"lifeline": {
         "alarms": [{"id": a.id, "type": a.alarm_type, "level": a.level, "state": a.state,
-                    "subject": a.subject, "count": a.count} for a in alarms],
+                    "subject": a.subject, "count": a.count, "asset": _asset_brief(asset),
+                    "reading": _reading(a.facts)} for a, asset in rows],
         "plan": case_plan(s, case_id),
     }}  # fmt: skip
+
+
+def _asset_brief(asset: LifelineAssetRow | None) -> dict[str, Any] | None:
+    """What a handler on site needs: which asset, and where (assets carry no address of their
+    own unless imported with one; the name says the road and segment)."""
+    if asset is None:
+        return None
+    where = (asset.attributes or {}).get("address") or asset.name
+    return {"code": asset.code, "name": asset.name, "kind": asset.kind, "location": where,
+            "lon": asset.lon, "lat": asset.lat}  # fmt: skip
+
+
+def _reading(facts: dict[str, Any]) -> dict[str, Any] | None:
+    """The reading that raised (or last raised) the alarm, when a sensor value was behind it."""
+    if "value" not in facts:
+        return None
+    return {k: facts.get(k) for k in ("device", "metric", "value", "unit")}
 
 
 def screen_summary(app: App, who: Principal) -> dict[str, Any]:

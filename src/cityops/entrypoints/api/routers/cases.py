@@ -95,6 +95,9 @@ class ActionIn(BaseModel):
     category: str | None = Field(None, pattern=r"^[CE]\d{4}$", description="amend only")
     location: dict[str, Any] | None = Field(None, description="amend only: lon/lat or grid_code")
     into: str | None = Field(None, max_length=20, description="merge only: the case number")
+    plan_note: str | None = Field(
+        None, max_length=2000, description="complete only: why emergency plan steps are left open"
+    )
 
 
 class OutcomeOut(BaseModel):
@@ -132,6 +135,8 @@ def take_action(
         data = {k: v for k, v in (("category", body.category), ("location", body.location)) if v}
     elif action == "merge":
         data = {"into": body.into}
+    elif action == "complete" and body.plan_note and body.plan_note.strip():
+        data = {"plan_note": body.plan_note.strip()}  # kept in the event's data
     cmd = Command(
         action=action,
         note=body.note,

@@ -203,7 +203,8 @@ async function main() {
       toast(sent.kind === "report"
         ? t("mobile.outbox.sentReport", { no: sent.result?.case_no || "" })
         : t("mobile.outbox.sentAction", { action: `${actionName(sent.action)} · ${sent.title}` }), "good");
-      if (sent.kind === "action") { refreshTasks(); refreshCaseActions(); }
+      if (sent.kind === "action") refreshTasks();
+      if (sent.kind !== "report") refreshCaseActions();
     }
   });
   await initReport();

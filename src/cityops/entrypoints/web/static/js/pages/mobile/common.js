@@ -112,6 +112,13 @@ export function errorBox(err, retry) {
     retry && h("button", { type: "button", class: "btn m-btn", onclick: retry }, t("common.retry")));
 }
 
+/** Replace an element's children, skipping the null/false of optional parts (h() skips them,
+ * replaceChildren would write "null"). */
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
 export function empty(text, sub) {
   return h("div", { class: "m-empty" }, h("p", {}, text), sub && h("p", { class: "muted" }, sub));
 }

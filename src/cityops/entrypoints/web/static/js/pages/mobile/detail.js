@@ -4,8 +4,9 @@
 import { api, currentUser } from "../../api.js";
 import { fmtTime, t } from "../../i18n.js";
 import { $, draftStore, h } from "../../ui.js";
-import { app, actionName, clockText, dueText, errorBox, stateName, toast, transitions } from "./common.js";
-import { enqueue, pendingFor } from "./outbox.js";
+import { app, actionName, clockText, dueText, errorBox, fill, stateName, toast, transitions } from "./common.js";
+import { alarmTypeName, assetPlace, levelBadge, lifelineCard, openSteps, openStepsNotice, worstAlarm } from "./lifeline.js";
+import { enqueue, pendingFor, pendingSteps } from "./outbox.js";
 import { refThumb } from "./photos.js";
 import { photoStrip } from "./report.js";
 
@@ -26,7 +27,7 @@ function facts(c) {
   return h("dl", { class: "m-facts" },
     row(t("mobile.case.state"), stateName(c.state)),
     row(t("mobile.case.category"), c.category_name && `${c.category_name} · ${c.category}`),
-    row(t("mobile.case.where"), [c.address, c.grid_name].filter(Boolean).join(" · ")),
+    row(t("mobile.case.where"), [c.address || assetPlace(c), c.grid_name].filter(Boolean).join(" · ")),
     row(t("mobile.case.department"), c.department_name),
     row(t("mobile.case.reported"), fmtTime(c.created_at, app.tz, { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" })));
 }
@@ -47,6 +48,11 @@ async function actionForm(c, allowed, box) {
   const note = h("textarea", { class: "m-input", id: "a-note", rows: 4, maxlength: 2000,
     placeholder: t(needsNote ? "mobile.action.noteRequired" : "mobile.action.noteOptional") });
   note.value = draft.note || "";
+  // 处置完成 with emergency plan steps open: the API asks why they are left (plan_note).
+  const open = tr?.guards?.includes("plan_done") ? openSteps(c, await pendingSteps(c.id)) : [];
+  const planNote = open.length > 0 && h("textarea", { class: "m-input", id: "a-plan-note", rows: 3, maxlength: 2000,
+    placeholder: t("mobile.plan.reasonPlaceholder") });
+  if (planNote) planNote.value = draft.planNote || "";
   const extension = needsExtension && h("input", { class: "m-input", id: "a-extension", value: draft.extension || "",
     placeholder: "2wd / 8wh / 12h" });
   const photos = [];
@@ -60,12 +66,16 @@ async function actionForm(c, allowed, box) {
   const cancel = h("button", { type: "button", class: "btn m-btn m-btn-block" }, t("common.cancel"));
   const formEl = h("form", { class: "m-action-form", dataset: { action: allowed.action }, novalidate: true },
     h("h3", {}, label),
+    planNote && h("div", { class: "m-field m-plan-left", id: "a-plan-open" },
+      h("span", {}, t("mobile.plan.openCount", { n: open.length })),
+      h("ul", {}, open.map((st) => h("li", { dataset: { step: st.no } }, `${st.no}. ${st.text}`))),
+      h("label", { class: "m-field" }, h("span", {}, t("mobile.plan.reason")), planNote)),
     h("label", { class: "m-field" }, h("span", {}, t(allowed.action === "complete" ? "mobile.action.result" : "mobile.action.note")), note),
     extension && h("label", { class: "m-field" }, h("span", {}, t("mobile.action.extension")), extension),
     strip && h("div", { class: "m-field" }, h("span", {}, t(allowed.action === "complete" ? "mobile.action.resultPhotos" : "mobile.action.photos")),
       strip.strip, add),
     error, h("div", { class: "m-row" }, cancel, ok));
-  formEl.addEventListener("input", () => drafts.set(key, { note: note.value, extension: extension?.value }));
+  formEl.addEventListener("input", () => drafts.set(key, { note: note.value, extension: extension?.value, planNote: planNote?.value }));
   cancel.addEventListener("click", () => { box.replaceChildren(); renderActions(c, box.previousSibling); });
   formEl.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -78,9 +88,15 @@ async function actionForm(c, allowed, box) {
       error.textContent = t("mobile.action.needExtension");
       return;
     }
+    if (planNote && !planNote.value.trim()) {
+      error.textContent = t("mobile.plan.needReason");
+      planNote.focus();
+      return;
+    }
     ok.disabled = true;
     const body = { note: note.value.trim() || null };
     if (needsExtension) body.extension = extension.value.trim();
+    if (planNote) body.plan_note = planNote.value.trim();
     try {
       await enqueue({ kind: "action", caseId: c.id, action: allowed.action,
         title: `${c.category_name || c.title || ""} · ${c.case_no}`, body, photos: [...photos] });
@@ -94,7 +110,20 @@ async function actionForm(c, allowed, box) {
   });
   box.previousSibling.hidden = true;
   box.replaceChildren(formEl);
-  (needsNote ? note : ok).focus();
+  (planNote || (needsNote ? note : ok)).focus();
+}
+
+async function markStep(c, step, button) {
+  button.disabled = true;
+  try {
+    await enqueue({ kind: "plan_step", caseId: c.id, action: "plan_step", step: step.no, body: {},
+      title: `${t("mobile.plan.stepLabel", { n: step.no })} · ${c.case_no}` });
+    toast(navigator.onLine ? t("mobile.plan.marking", { n: step.no }) : t("mobile.report.queuedOffline"), "good");
+    refreshCaseActions();
+  } catch (err) {
+    toast(err.message, "bad");
+    button.disabled = false;
+  }
 }
 
 async function renderActions(c, bar) {
@@ -130,17 +159,22 @@ export async function renderCase(id) {
   const colour = c.clock?.colour || "none";
   const bar = h("div", { class: "m-actions", id: "case-actions" });
   const box = h("div", { id: "case-form" });
-  root.replaceChildren(
-    h("section", { class: "m-card m-case-head", dataset: { colour } },
+  const queued = await pendingSteps(id);
+  if (current !== id) return;
+  const alarm = worstAlarm(c); // an emergency shows as such, whatever the clock says
+  fill(root,
+    h("section", { class: "m-card m-case-head", dataset: { colour, level: alarm?.level } },
       h("div", { class: "m-case-head__clock" }, h("b", {}, clockText(c.clock)), h("span", {}, dueText(c.clock))),
+      alarm && h("div", { class: "m-case-head__alarm" }, levelBadge(alarm.level), h("b", {}, alarmTypeName(alarm.type))),
       h("h2", {}, c.category_name || c.title || c.case_no),
       h("p", { class: "muted" }, c.case_no)),
     h("section", { class: "m-card" }, facts(c), c.description && h("p", { class: "m-desc" }, c.description)),
+    lifelineCard(c, queued, (step, button) => markStep(c, step, button)),
     photosOf(c).length ? h("section", { class: "m-card" }, h("h3", {}, t("mobile.case.photos")),
       h("div", { class: "m-photos" }, photosOf(c).map((p) => h("a", { class: "m-photo", href: p.ref.startsWith("media://") ? `/api/v1/media/${p.ref.slice(8)}` : p.ref, target: "_blank", rel: "noopener" },
         h("img", { src: refThumb(p.ref), alt: p.label, loading: "lazy" }))))) : null,
     h("section", { class: "m-card" }, h("h3", {}, t("mobile.case.timeline")), timeline(c)),
-    h("section", { class: "m-card m-card--actions" }, bar, box));
+    h("section", { class: "m-card m-card--actions" }, openStepsNotice(c, queued), bar, box));
   await renderActions(c, bar);
 }
 

@@ -37,6 +37,12 @@ export async function pendingFor(caseId) {
   return (await items()).filter((i) => i.kind === "action" && i.caseId === caseId && i.state !== "sent");
 }
 
+/** Emergency plan steps marked done on this phone and not yet sent, by step number. */
+export async function pendingSteps(caseId) {
+  const queued = (await items()).filter((i) => i.kind === "plan_step" && i.caseId === caseId && i.state !== "sent");
+  return new Map(queued.map((i) => [i.step, i]));
+}
+
 export function sentLog() {
   try {
     return JSON.parse(localStorage.getItem(SENT_KEY) || "[]");
@@ -58,11 +64,12 @@ export function loginNeeded() {
 
 /**
  * Queue a submission. kind "report": body is the inspector report without report_id/photos;
- * kind "action": caseId, action and body (note …) without media. photos: Blobs.
+ * kind "action": caseId, action and body (note …) without media; kind "plan_step": caseId,
+ * step (an emergency plan step marked done) and body (note). photos: Blobs.
  */
-export async function enqueue({ kind, title, caseId, action, body, photos = [], id = newIdempotencyKey() }) {
+export async function enqueue({ kind, title, caseId, action, step = null, body, photos = [], id = newIdempotencyKey() }) {
   const item = {
-    id, kind, title, caseId, action, body,
+    id, kind, title, caseId, action, step, body,
     user: currentUser()?.username || null,
     created: Date.now(),
     state: "waiting",
@@ -128,11 +135,23 @@ async function sendOne(item) {
     const body = { ...item.body, report_id: item.id, photos: refs };
     return request("POST", "/api/v1/intake/inspector", { body });
   }
+  if (item.kind === "plan_step") return sendStep(item);
   const body = { ...item.body, media: refs };
   return request("POST", `/api/v1/cases/${item.caseId}/actions/${item.action}`, {
     body,
     headers: { "Idempotency-Key": item.id },
   });
+}
+
+/** The step endpoint takes no idempotency key: a step already done (a resend whose first answer
+ * was lost, or a colleague was quicker) is what was asked for, not a failure. */
+async function sendStep(item) {
+  try {
+    return await request("POST", `/api/v1/lifeline/cases/${item.caseId}/plan-steps/${item.step}/done`, { body: item.body });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409 && err.details?.done_at) return { no: item.step, done_at: err.details.done_at };
+    throw err;
+  }
 }
 
 function due(item, user, now) {

@@ -3,7 +3,7 @@
 import { currentUser } from "../../api.js";
 import { t } from "../../i18n.js";
 import { $, h } from "../../ui.js";
-import { actionName, confirmSheet, empty, toast, when } from "./common.js";
+import { actionName, confirmSheet, empty, fill, toast, when } from "./common.js";
 import { flush, items, loginNeeded, remove, retry, sentLog } from "./outbox.js";
 import { blobImage, refThumb } from "./photos.js";
 import { editReport } from "./report.js";
@@ -56,7 +56,8 @@ function sentRow(e) {
   const what = e.kind === "report" ? t("mobile.outbox.report") : actionName(e.action);
   const answer = e.kind === "report"
     ? t(e.result?.merged ? "mobile.outbox.merged" : "mobile.outbox.created", { no: e.result?.case_no || "" })
-    : t("mobile.outbox.done", { state: t(`state.${e.result?.to_state}`) });
+    : e.kind === "plan_step" ? t("mobile.plan.stepSent", { n: e.result?.no ?? "" })
+      : t("mobile.outbox.done", { state: t(`state.${e.result?.to_state}`) });
   return h("li", { class: "m-sent", dataset: { id: e.id } },
     h("span", { class: "m-sent__tick", "aria-hidden": "true" }),
     h("span", {}, h("b", {}, `${what} · ${e.title}`), h("small", { class: "muted" }, `${answer} · ${when(e.sentAt)}`)));
@@ -72,7 +73,7 @@ export async function renderOutbox() {
   const head = navigator.onLine && h("div", { class: "m-out-head" },
     h("p", {}, waiting ? t("mobile.outbox.sendingHint") : t("mobile.outbox.allSent")),
     waiting ? h("button", { type: "button", class: "btn m-btn", onclick: () => flush() }, t("mobile.outbox.sendNow")) : null);
-  root.replaceChildren(head || "",
+  fill(root, head,
     list.length ? h("ul", { class: "m-outbox", id: "outbox-list" }, list.map((i) => row(i, me))) : empty(t("mobile.outbox.empty")),
     sent.length ? h("h3", { class: "m-subhead" }, t("mobile.outbox.recent")) : null,
     sent.length ? h("ul", { class: "m-sentlog" }, sent.map(sentRow)) : null);
