@@ -109,6 +109,33 @@ def test_alarm_list_detail_acknowledge_and_clear(
     assert console.errors == []
 
 
+def test_a_coupled_alarm_shows_the_series_behind_it(
+    context: Any, lifeline_server: LiveServer, console: Console
+) -> None:
+    """Gas in a well and a pressure drop on the pipe beside it: the coupled 红 names no one
+    series, so its page draws both conditions' readings."""
+    now, pipe, well = time.time(), "SJ-GPT-0004", "SJ-CH4-0007"
+    readings = [(pipe, "pressure", "MPa", 0.30), (well, "ch4", "%LEL", 1.0)] * 8 + [
+        (well, "ch4", "%LEL", 6.0), (pipe, "pressure", "MPa", 0.30),
+        (well, "ch4", "%LEL", 6.5), (pipe, "pressure", "MPa", 0.22),
+        (well, "ch4", "%LEL", 6.5), (pipe, "pressure", "MPa", 0.21)]  # fmt: skip
+    for i, (device, metric, unit, v) in enumerate(readings):
+        at = now - (len(readings) - i) * 30
+        pack = [{"bn": f"{device}:", "bt": at, "n": metric, "u": unit, "v": v}]
+        r = _post(lifeline_server, "/api/v1/telemetry/readings", pack, **SENML)
+        assert r.status_code == 200, r.text
+    alarms = lifeline_server.call("commander", "GET",
+                                  "/api/v1/lifeline/alarms?state=open&type=gas_leak_coupled")
+    [coupled] = [a for a in alarms["alarms"] if a["asset"]["code"] == "SJ-GP-0004"]
+    page = open_console(context, lifeline_server, console, "commander",
+                        f"#/lifeline-alarm/{coupled['id']}")  # fmt: skip
+    page.wait_for_selector(f".lf-alarm[data-id='{coupled['id']}']")
+    page.locator(".lf-related canvas").first.wait_for()
+    labels = page.locator(".lf-related small").all_inner_texts()
+    assert any(pipe in x and "压力" in x and "MPa" in x for x in labels)
+    assert any(well in x and "可燃气体" in x and "%LEL" in x for x in labels)
+
+
 def test_the_case_an_alarm_opened_carries_its_emergency_plan(
     context: Any, lifeline_server: LiveServer, console: Console
 ) -> None:
@@ -129,6 +156,44 @@ def test_the_case_an_alarm_opened_carries_its_emergency_plan(
     assert "1/6" in page.locator("#case-lifeline .lf-plan__progress").inner_text()
     steps = lifeline_server.call("dispatcher", "GET", f"/api/v1/cases/{alarm['case_id']}")
     assert steps["lifeline"]["plan"]["steps"][0]["done_by"] == "dispatcher"
+    assert console.errors == []
+
+
+def test_case_and_device_health_speak_the_ui_language(
+    context: Any, lifeline_server: LiveServer, console: Console
+) -> None:
+    """Assets by name and code, metrics by name with units as people write them (%LEL, not
+    UCUM's %{LEL}), the platform as 系统 / System and the lifeline log entries translated."""
+    device = "SJ-CH4-0006"
+    alarm = raise_red_gas_alarm(lifeline_server, device)
+    lifeline_server.call("commander", "POST", f"/api/v1/lifeline/alarms/{alarm['id']}/clear",
+                         json={"note": "现场复测正常"})  # fmt: skip
+    case = lifeline_server.call("dispatcher", "GET", f"/api/v1/cases/{alarm['case_id']}")
+    asset = case["lifeline"]["alarms"][0]["asset"]
+    expected = {
+        "zh-CN": ("可燃气体", "系统", {"启动应急预案", "告警解除"}),
+        "en": ("Combustible gas", "System", {"Emergency plan", "Alarm cleared"}),
+    }
+    for lang, (gas, platform, log_labels) in expected.items():
+        context.add_init_script(f"localStorage.setItem('cityops.lang', '{lang}')")
+        page = open_console(context, lifeline_server, console, "dispatcher",
+                            f"#/case/{alarm['case_id']}")  # fmt: skip
+        card = page.locator("#case-lifeline")
+        card.wait_for()
+        text = card.locator(".lf-case__alarms").inner_text()
+        assert asset["name"] in text and asset["code"] in text and "asset:" not in text
+        assert gas in text and "%LEL" in text and "{" not in text
+        actors = page.locator(".timeline .tl__who").all_inner_texts()
+        assert any(a.startswith(platform) for a in actors)
+        assert not any("system" in a for a in actors), actors
+        labels = set(page.locator(".timeline .tl__head b").all_inner_texts())
+        assert log_labels <= labels, labels
+        page.goto(f"{lifeline_server.url}/console#/lifeline-devices?q={device}")
+        row = page.locator(f"#lf-devices tr[data-code='{device}']")
+        row.wait_for()
+        values = row.locator(".lf-values").inner_text()
+        assert gas in values and "%LEL" in values and "ch4" not in values and "{" not in values
+        page.close()
     assert console.errors == []
 
 

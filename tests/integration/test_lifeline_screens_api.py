@@ -4,6 +4,7 @@ and plan, device health, and the dead-letter browser's grouping, replay and bulk
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -16,9 +17,10 @@ from cityops.service.live import LiveHub
 from cityops.service.principal import Principal
 from cityops.service.telemetry import RawMessage, telemetry
 from tests.conftest import Clock
-from tests.helpers import Api
+from tests.helpers import Api, alarm_engine, send_reading
 
 WELL = "SJ-CH4-0001"  # methane in a well beside the first gas pipe, %{LEL}, every 300 s
+GAS = "SJ-GPT-0001"  # that pipe's pressure, MPa every 60 s
 SENML = "application/senml+json"
 
 
@@ -219,3 +221,43 @@ def test_rules_are_not_replaced_while_alarms_are_switched_off(sqlite_app: App) -
                   headers={**api.headers("admin"), "Content-Type": "application/json"})  # fmt: skip
     assert r.status_code == 409, r.text
     assert api.get("admin", "/api/v1/lifeline/rules/versions").json() == versions
+
+
+def test_an_alarm_without_a_series_of_its_own_shows_the_series_behind_it(
+    app: App, clock: Clock
+) -> None:
+    """The coupled 红 (gas in the well + a pressure drop on the pipe beside it) names no one
+    series: its page shows both conditions' series; a device's no-data alarm, its metrics."""
+    api = Api(app)
+    for _ in range(8):
+        send_reading(app, GAS, "pressure", 0.30, "MPa")
+        send_reading(app, WELL, "ch4", 1.0, "%LEL")
+        clock.advance(minutes=1)
+    for ch4, pressure in ((6.0, 0.30), (6.5, 0.22), (6.5, 0.21)):
+        send_reading(app, WELL, "ch4", ch4, "%LEL")
+        send_reading(app, GAS, "pressure", pressure, "MPa")
+        clock.advance(minutes=1)
+    alarms = api.get("commander", "/api/v1/lifeline/alarms?state=open").json()["alarms"]
+    coupled = next(a for a in alarms if a["type"] == "gas_leak_coupled")
+    detail = api.get("commander", f"/api/v1/lifeline/alarms/{coupled['id']}").json()
+    assert detail.get("series") is None
+    shown = {(s["device"], s["metric"]) for s in detail["related_series"]}
+    assert {(GAS, "pressure"), (WELL, "ch4")} <= shown
+    assert all(s["points"] for s in detail["related_series"] if s["device"] in (GAS, WELL))
+    own = next(a for a in alarms if a["type"] == "gas_leak")
+    single = api.get("commander", f"/api/v1/lifeline/alarms/{own['id']}").json()
+    assert single["series"]["device"] == WELL and single["related_series"] == []
+    # Then the pipe's sensor falls silent: its no-data alarm shows what it sent until then.
+    clock.advance(minutes=10)
+    send_reading(app, WELL, "ch4", 1.0, "%LEL")
+    alarm_engine(app).tick()
+    alarms = api.get("commander", "/api/v1/lifeline/alarms?state=open").json()["alarms"]
+    silent = next(a for a in alarms if a["type"] == "offline" and a["subject"] == f"device:{GAS}")
+    detail = api.get("commander", f"/api/v1/lifeline/alarms/{silent['id']}").json()
+    # Dated when the silence passed 3 intervals (the last reading 11 min ago + 3 min), not
+    # when this tick noticed it.
+    silent_since = app.clock() - timedelta(minutes=11) + timedelta(minutes=3)
+    assert datetime.fromisoformat(silent["first_seen"]) == silent_since
+    [pressure] = detail["related_series"]
+    assert (pressure["device"], pressure["metric"]) == (GAS, "pressure")
+    assert [p["value"] for p in pressure["points"]][-1] == 0.21

@@ -8,7 +8,7 @@ exported, stored and restored across restarts, rule set edits and registry chang
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -327,16 +327,25 @@ class Evaluator:
 
     def tick(self, now: int) -> Observations:
         """No-data rules and the coupled keys still holding, at wall-clock ``now`` (ms)."""
-        keys, levels = [], []
+        keys, levels, sinces = [], [], []
         seen = self.state["last_seen"]
         for i, rule in enumerate(self.rules):
             if rule.kind is not RuleKind.NO_DATA:
                 continue
             ks = np.flatnonzero(self.applies[i] & (seen != K.NONE))
-            late = now - seen[ks] > rule.intervals * self.info.interval_s[ks] * 1000
+            due = seen[ks] + (rule.intervals * self.info.interval_s[ks] * 1000).astype(np.int64)
+            late = now > due
             lv = np.zeros(len(self.keys), dtype=np.int8)
             np.maximum.at(lv, self.key_of[i][ks], np.where(late, rule.level, 0).astype(np.int8))
+            # Silent since the first of its series fell overdue, not since this tick: an
+            # engine started after the device went quiet still dates the alarm truly.
+            since = np.full(len(self.keys), now, dtype=np.int64)
+            np.minimum.at(since, self.key_of[i][ks[late]], due[late])
             ids = np.unique(self.key_of[i][ks])
             keys.append(ids)
             levels.append(lv[ids])
-        return concat(plain(keys, levels, now), self._coupled(now))
+            sinces.append(since[ids])
+        quiet = plain(keys, levels, now)
+        if sinces:  # plain's peak_ts is its last_ts array too: a new one, not in place
+            quiet = replace(quiet, peak_ts=np.concatenate(sinces))
+        return concat(quiet, self._coupled(now))

@@ -275,17 +275,29 @@ function feedItem(msg, fresh) {
   const where = [c.street_name, c.grid_name].filter(Boolean).join(" · ");
   return h("li", { class: `feed__item feed__item--${feedKind(msg.name)}${fresh ? " feed__item--fresh" : ""}`,
     dataset: { case: c.case_no ?? "", event: msg.name } },
-    h("time", {}, fmtTime(msg.at, state.tz)),
+    h("time", { datetime: msg.at }, fmtTime(msg.at, state.tz)),
     h("span", { class: "tag" }, tOr(`event.${msg.name}`, msg.name)),
     h("span", { class: "feed__what" }, h("b", {}, c.category_name ?? c.title ?? ""), h("small", {}, where)),
     h("span", { class: "feed__no" }, c.case_no ?? ""));
 }
 
+function feedTime(msg) {
+  const at = Date.parse(msg.at);
+  return Number.isNaN(at) ? Date.now() : at;
+}
+
+/** Newest first by when it happened, not when it arrived: a late message (an alarm raised
+ * on the device earlier, a slow batch) goes below the newer ones; of equal times, the later
+ * arrival goes first. */
 function addFeed(msg, fresh) {
-  state.feed.unshift(msg);
+  const at = feedTime(msg);
+  let index = state.feed.findIndex((m) => feedTime(m) <= at);
+  if (index < 0) index = state.feed.length;
+  if (index >= FEED_MAX) return; // older than everything the full feed shows
+  state.feed.splice(index, 0, msg);
   state.feed.length = Math.min(state.feed.length, FEED_MAX);
   const list = $("#feed");
-  list.prepend(feedItem(msg, fresh));
+  list.insertBefore(feedItem(msg, fresh), list.children[index] ?? null);
   while (list.children.length > FEED_MAX) list.lastElementChild.remove();
 }
 

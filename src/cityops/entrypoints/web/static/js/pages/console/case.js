@@ -7,12 +7,17 @@ import { api } from "../../api.js";
 import { fmtNumber, fmtPercent, localized, t, tOr } from "../../i18n.js";
 import { createMap, drawRegions } from "../../map.js";
 import { h } from "../../ui.js";
-import { ensureCss as lifelineCss, levelBadge, planBlock, typeName } from "./lifeline-common.js";
+import { ensureCss as lifelineCss, fmtReading, levelBadge, metricName, planBlock, typeName } from "./lifeline-common.js";
 import { DANGER, PRIMARY, actionForm } from "./work-actions.js";
 import { channelName, clockChip, errorState, fmtFull, fmtWhen, kv, stateBadge, urgencyBadge, fill,
 } from "./work-common.js";
 
 const MEDIA = /^media:\/\/([A-Za-z0-9_-]+)$/;
+
+/** Who did it: the platform itself (actor "system") reads 系统 / System; others by name. */
+function actorName(actor) {
+  return actor === "system" ? t("console.role.system") : actor;
+}
 
 function card(titleKey, ...body) {
   return h("section", { class: "card" }, h("h2", { class: "card__title" }, t(titleKey)), ...body);
@@ -60,7 +65,7 @@ function routingCard(c) {
     c.routing?.explanation ? h("p", { class: "explain" }, localized(c.routing.explanation)) : null,
     last ? h("div", { class: "why" }, h("h3", {}, t("console.case.why", { dept: last.department || "—" })),
       last.data.why && last.data.why === c.routing?.explanation
-        ? h("p", { class: "muted" }, t("console.case.followed", { who: last.actor, at: fmtWhen(last.at) }))
+        ? h("p", { class: "muted" }, t("console.case.followed", { who: actorName(last.actor), at: fmtWhen(last.at) }))
         : h("p", { class: "explain" }, last.data.why ? localized(last.data.why) : (last.note || t("console.case.noWhy"))),
       last.note && last.data.why ? h("p", { class: "tl__note" }, last.note) : null,
       last.data.routing_followed === false ? h("p", { class: "warn" }, t("console.case.overridden")) : null) : null);
@@ -77,6 +82,18 @@ function duplicateCard(c, ctx) {
     h("a", { class: "btn btn-sm", href: `#/triage/suggested?case=${c.id}` }, t("console.case.compare")));
 }
 
+/** The asset an alarm is about, by name and code ("asset:SJ-GP-0065" is the rule engine's key). */
+function alarmSubject(a) {
+  if (a.asset) return [a.asset.name, " ", h("small", {}, a.asset.code)];
+  return a.subject.replace(/^[a-z]+:/, "");
+}
+
+/** What the sensor read when it raised: 可燃气体 12 %LEL. */
+function alarmReading(r) {
+  if (!r || r.value == null) return null;
+  return h("span", { class: "lf-case__reading" }, `${metricName(r.metric)} ${fmtReading(r.value, r.unit)}`);
+}
+
 /** A case opened by lifeline alarms (告警转工单): the alarms, and the emergency plan's steps. */
 function lifelineCard(c, ctx, reload) {
   const part = c.lifeline;
@@ -86,8 +103,9 @@ function lifelineCard(c, ctx, reload) {
     h("h2", { class: "card__title" }, t("lifeline.case.title")),
     h("ul", { class: "lf-case__alarms" }, part.alarms.map((a) => h("li", {},
       levelBadge(a.level), " ", h("a", { href: `#/lifeline-alarm/${a.id}` }, typeName(a.type)), " ",
-      h("span", { class: "muted" }, a.subject), " ", h("small", { class: "muted" }, tOr(`lifeline.state.${a.state}`, a.state))))),
-    part.plan ? planBlock(part.plan, c.id, ctx, reload, (s) => t("lifeline.alarm.stepDoneBy", { who: s.done_by || "—", at: fmtWhen(s.done_at) })) : null);
+      h("span", { class: "muted lf-case__asset" }, alarmSubject(a)), " ", alarmReading(a.reading), " ",
+      h("small", { class: "muted" }, tOr(`lifeline.state.${a.state}`, a.state))))),
+    part.plan ? planBlock(part.plan, c.id, ctx, reload, (s) => t("lifeline.alarm.stepDoneBy", { who: s.done_by ? actorName(s.done_by) : "—", at: fmtWhen(s.done_at) })) : null);
 }
 
 function reportCard(c) {
@@ -132,14 +150,21 @@ async function notificationsCard(c, slot) {
   }
 }
 
+/** A timeline entry's name in the UI language: a workflow action (console.action.*) or a
+ * lifeline log entry (event.*: 告警解除, 启动应急预案, …); the server's Chinese label last. */
+function entryLabel(e) {
+  return tOr(`console.action.${e.action}`, tOr(`event.${e.action}`, e.label));
+}
+
 function timeline(c) {
   return card("console.case.timeline", h("ol", { class: "timeline" }, [...c.timeline].reverse().map((e) => h("li", {
     class: `tl tl--${e.action}`, dataset: { seq: e.seq } },
   h("div", { class: "tl__head" },
-    h("b", {}, tOr(`console.action.${e.action}`, e.label)),
+    h("b", {}, entryLabel(e)),
     e.to_state && e.from_state !== e.to_state ? stateBadge(e.to_state) : null,
     h("time", { datetime: e.at }, fmtWhen(e.at, true))),
-  h("div", { class: "tl__who muted" }, e.actor, " · ", tOr(`console.role.${e.actor_role}`, e.actor_role),
+  h("div", { class: "tl__who muted" }, actorName(e.actor),
+    e.actor === "system" ? "" : [" · ", tOr(`console.role.${e.actor_role}`, e.actor_role)],
     e.department ? ` · ${e.department}` : ""),
   e.note ? h("p", { class: "tl__note" }, localized(e.note)) : null,
   e.data?.limit ? h("p", { class: "muted" }, t("console.case.limit", { limit: tOr(`console.limit.${e.data.limit}`, e.data.limit) })) : null,

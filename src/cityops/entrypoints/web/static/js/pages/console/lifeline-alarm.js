@@ -7,7 +7,8 @@ import { chart } from "../../charts.js";
 import { fmtNumber, t, tOr } from "../../i18n.js";
 import { h, throttle } from "../../ui.js";
 import {
-  LEVEL_COLOURS, LIGHT, OPERATORS, ensureCss, errorMessage, kindName, levelBadge, planBlock, responseChip, stateBadge, typeName,
+  LEVEL_COLOURS, LIGHT, OPERATORS, ensureCss, errorMessage, fmtReading, kindName, levelBadge, metricName, planBlock, responseChip,
+  stateBadge, typeName, unitLabel,
 } from "./lifeline-common.js";
 import { clearDraft, errorState, fill, fmtFull, fmtWhen, kv, loadDraft, saveDraft } from "./work-common.js";
 
@@ -62,36 +63,49 @@ function actionForm(a, action, done) {
   return form;
 }
 
+// The alarm's own series; for an alarm that names none (a coupled rule's, a device's no-data)
+// the series behind it, one small chart each (their units differ).
 function seriesCard(a) {
-  const s = a.series;
-  const box = h("section", { class: "card lf-series" }, h("h2", { class: "card__title" }, t("lifeline.alarm.series"),
-    s ? h("small", { class: "muted" }, ` ${s.device} · ${s.metric} (${s.unit})`) : null));
-  if (!s || !s.points.length) {
+  const own = a.series;
+  const shown = (own ? [own] : a.related_series || []).filter((s) => s.points.length);
+  const box = h("section", { class: "card lf-series" }, h("h2", { class: "card__title" },
+    t(own ? "lifeline.alarm.series" : "lifeline.alarm.relatedSeries"),
+    own ? h("small", { class: "muted" }, ` ${seriesLabel(own)}`) : null));
+  if (!shown.length) {
     box.append(h("p", { class: "muted" }, t("lifeline.alarm.noSeries")));
     return { box, draw: () => {} };
   }
-  const plot = h("div", { class: "lf-chart", id: "lf-series-chart", dataset: { points: s.points.length } });
-  box.append(plot);
+  const plots = shown.map((s, i) => {
+    const plot = h("div", { class: own ? "lf-chart" : "lf-chart lf-chart--small", id: i ? null : "lf-series-chart", dataset: { points: s.points.length } });
+    box.append(own ? plot : h("div", { class: "lf-related" }, h("small", { class: "muted" }, seriesLabel(s)), plot));
+    return [s, plot];
+  });
   const draw = () => {
-    const c = chart(plot, LIGHT);
-    const colour = LEVEL_COLOURS[a.level];
-    const end = a.cleared_at || a.last_seen;
-    const marks = [{ xAxis: a.first_seen, label: { formatter: t("lifeline.alarm.seriesFirst") } }];
-    if (a.cleared_at) marks.push({ xAxis: a.cleared_at, label: { formatter: t("lifeline.alarm.seriesCleared") } });
-    c.set({
-      grid: { left: 8, right: 24, top: 28, bottom: 8, containLabel: true },
-      tooltip: { trigger: "axis", valueFormatter: (v) => `${fmtNumber(v, { maximumFractionDigits: 3 })} ${s.unit}` },
-      xAxis: { type: "time", axisLabel: { color: LIGHT.muted, hideOverlap: true, formatter: (v) => fmtWhen(new Date(v).toISOString()).slice(-5) } },
-      yAxis: { type: "value", scale: true, name: s.unit, nameTextStyle: { color: LIGHT.muted }, splitLine: { lineStyle: { color: LIGHT.line } } },
-      series: [{
-        name: `${s.device}:${s.metric}`, type: "line", showSymbol: s.points.length < 80, symbolSize: 5,
-        data: s.points.map((p) => [p.ts, p.value]), lineStyle: { width: 2, color: "#1677ff" }, itemStyle: { color: "#1677ff" },
-        markArea: { silent: true, itemStyle: { color: `${colour}22` }, data: [[{ xAxis: a.first_seen }, { xAxis: end }]] },
-        markLine: { symbol: "none", silent: true, lineStyle: { color: colour, type: "dashed" }, label: { color: colour }, data: marks },
-      }],
-    }, true);
+    for (const [s, plot] of plots) drawSeries(plot, s, a);
   };
   return { box, draw };
+}
+
+const seriesLabel = (s) => `${s.device} · ${metricName(s.metric)} (${unitLabel(s.unit)})`;
+
+function drawSeries(plot, s, a) {
+  const c = chart(plot, LIGHT);
+  const colour = LEVEL_COLOURS[a.level];
+  const end = a.cleared_at || a.last_seen;
+  const marks = [{ xAxis: a.first_seen, label: { formatter: t("lifeline.alarm.seriesFirst") } }];
+  if (a.cleared_at) marks.push({ xAxis: a.cleared_at, label: { formatter: t("lifeline.alarm.seriesCleared") } });
+  c.set({
+    grid: { left: 8, right: 24, top: 28, bottom: 8, containLabel: true },
+    tooltip: { trigger: "axis", valueFormatter: (v) => fmtReading(v, s.unit) },
+    xAxis: { type: "time", axisLabel: { color: LIGHT.muted, hideOverlap: true, formatter: (v) => fmtWhen(new Date(v).toISOString()).slice(-5) } },
+    yAxis: { type: "value", scale: true, name: unitLabel(s.unit), nameTextStyle: { color: LIGHT.muted }, splitLine: { lineStyle: { color: LIGHT.line } } },
+    series: [{
+      name: `${s.device}:${s.metric}`, type: "line", showSymbol: s.points.length < 80, symbolSize: 5,
+      data: s.points.map((p) => [p.ts, p.value]), lineStyle: { width: 2, color: "#1677ff" }, itemStyle: { color: "#1677ff" },
+      markArea: { silent: true, itemStyle: { color: `${colour}22` }, data: [[{ xAxis: a.first_seen }, { xAxis: end }]] },
+      markLine: { symbol: "none", silent: true, lineStyle: { color: colour, type: "dashed" }, label: { color: colour }, data: marks },
+    }],
+  }, true);
 }
 
 function caseCard(a, ctx, reload) {
@@ -119,12 +133,12 @@ function logCard(a) {
 
 function facts(a) {
   const f = a.facts || {};
-  const value = f.value !== undefined ? `${fmtNumber(f.value, { maximumFractionDigits: 3 })} ${f.unit || ""}` : null;
+  const value = f.value !== undefined ? fmtReading(f.value, f.unit) : null;
   return h("section", { class: "card" }, h("h2", { class: "card__title" }, t("lifeline.alarm.facts")), kv([
     [t("lifeline.alarm.asset"), a.asset ? `${a.asset.name}（${a.asset.code}）` : a.subject],
     [t("lifeline.alarm.rule"), a.rule],
     f.device ? [t("lifeline.alarm.device"), f.device] : null,
-    f.metric ? [t("lifeline.alarm.metric"), f.metric] : null,
+    f.metric ? [t("lifeline.alarm.metric"), metricName(f.metric)] : null,
     value ? [t("lifeline.alarm.value"), value] : null,
     [t("lifeline.alarm.level"), t(`lifeline.level.${a.level}`)],
     [t("lifeline.alarm.current"), a.current_level ? t(`lifeline.level.${a.current_level}`) : "—"],

@@ -34,6 +34,24 @@ export function stateBadge(state) {
 
 export const typeName = (type) => tOr(`lifeline.type.${type}`, type);
 export const kindName = (kind) => tOr(`lifeline.kind.${kind}`, kind);
+/** A metric's name in the user's language (可燃气体 / Combustible gas); unknown: its own name. */
+export const metricName = (metric) => tOr(`lifeline.metric.${metric}`, metric);
+
+// The unit codes devices declare (UCUM / SenML, domain/lifeline/units.py) as people write
+// them, the same in both languages; a code not listed reads as itself (MPa, Hz, %RH).
+const UNIT_LABELS = {
+  "%{LEL}": "%LEL", Cel: "℃", ustrain: "με", "mm/s2": "mm/s²", "m/s2": "m/s²", m3: "m³",
+  "m3/h": "m³/h", "m3/s": "m³/s", "l/s": "L/s", "l/min": "L/min", "kg/m3": "kg/m³",
+  "mg/m3": "mg/m³", deg: "°", 1: "", "/": "", count: "",
+};
+export const unitLabel = (unit) => UNIT_LABELS[unit] ?? unit ?? "";
+
+/** "1.25 MPa", "12 %LEL", "23.5℃": a reading with its unit as people write it. */
+export function fmtReading(value, unit) {
+  const label = unitLabel(unit);
+  const number = fmtNumber(value, { maximumFractionDigits: 3 });
+  return label === "℃" || label === "°" ? `${number}${label}` : `${number} ${label}`.trim();
+}
 
 /** 45秒 / 12分钟 / 3小时20分 / 2天4小时, in the user's language. */
 export function fmtSpan(seconds) {

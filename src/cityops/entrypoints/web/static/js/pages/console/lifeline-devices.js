@@ -5,7 +5,7 @@
 import { api } from "../../api.js";
 import { fmtNumber, t } from "../../i18n.js";
 import { h } from "../../ui.js";
-import { KINDS, ensureCss, errorMessage, fmtSpan, kindName } from "./lifeline-common.js";
+import { KINDS, ensureCss, errorMessage, fmtReading, fmtSpan, kindName, metricName, unitLabel } from "./lifeline-common.js";
 import { emptyState, errorState, fmtFull, fmtWhen, pager } from "./work-common.js";
 
 const LIMIT = 50;
@@ -57,8 +57,8 @@ function statusDot(d) {
 function values(d) {
   const shown = d.metrics.filter((m) => m.value !== null).slice(0, 4);
   if (!shown.length) return h("span", { class: "muted" }, "—");
-  return h("span", { class: "lf-values" }, shown.map((m) => h("span", { title: m.ts ? fmtFull(m.ts) : "" },
-    h("small", {}, m.metric), " ", h("b", {}, fmtNumber(m.value, { maximumFractionDigits: 3 })), " ", h("small", {}, m.unit))));
+  return h("span", { class: "lf-values" }, shown.map((m) => h("span", { title: m.ts ? fmtFull(m.ts) : "", dataset: { metric: m.metric } },
+    h("small", {}, metricName(m.metric)), " ", h("b", {}, fmtNumber(m.value, { maximumFractionDigits: 3 })), " ", h("small", {}, unitLabel(m.unit)))));
 }
 
 function battery(d) {
@@ -66,7 +66,7 @@ function battery(d) {
   const v = d.battery.value;
   const low = d.battery.unit === "%" && v < 20;
   return h("span", { class: `lf-battery${low ? " lf-battery--low" : ""}`, title: fmtFull(d.battery.ts) },
-    `${fmtNumber(v, { maximumFractionDigits: 2 })} ${d.battery.unit}`);
+    fmtReading(v, d.battery.unit));
 }
 
 function table(items) {

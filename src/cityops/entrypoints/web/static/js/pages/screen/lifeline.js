@@ -158,7 +158,7 @@ export function alarmFeedItem(msg, fresh, tz) {
   const p = msg.payload || {};
   return h("li", { class: `feed__item feed__item--lifeline${fresh ? " feed__item--fresh" : ""}`,
     dataset: { alarm: p.alarm_id, event: msg.name, level: p.level } },
-  h("time", {}, fmtTime(msg.at, tz)),
+  h("time", { datetime: msg.at }, fmtTime(msg.at, tz)),
   h("span", { class: "tag" }, `${t("screen.lifeline.feed")}·${t(`lifeline.levelShort.${p.level}`)}`),
   h("span", { class: "feed__what" }, h("b", {}, tOr(`lifeline.type.${p.alarm_type}`, p.alarm_type)),
     h("small", {}, `${p.asset_name ?? ""} · ${tOr(`lifeline.what.${p.what}`, p.what)}`)),
