@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityops.service.lifeline.policy import level_name, title_level
+from cityops.domain.lifeline.alarms import Alarm
+from cityops.service.lifeline.policy import _reading, level_name, title_level
 from cityops.service.routing import owner_dispatch
 
 
@@ -30,3 +31,14 @@ def test_an_owner_routed_dispatch_says_it_went_to_the_owner() -> None:
     assert (owner_dispatch(component) or "").startswith("按部件权属派遣给其权属单位")
     assert owner_dispatch({**owner, "rule_id": 3}) is None  # the responsibility list's
     assert owner_dispatch(None) is None
+
+
+def test_a_reading_is_written_with_its_unit_as_people_write_it() -> None:
+    def alarm(value: float, unit: str) -> Alarm:
+        facts = {"device": "SJ-CH4-0001", "metric": "ch4", "value": value, "unit": unit}
+        return Alarm(("asset:SJ-WL-0001", "gas_leak"), 4, 0, 0, facts=facts)
+
+    assert _reading(alarm(31.0, "%{LEL}")) == "SJ-CH4-0001:ch4 = 31 %LEL"
+    assert _reading(alarm(23.5, "Cel")) == "SJ-CH4-0001:ch4 = 23.5℃"
+    assert _reading(alarm(0.3, "MPa")) == "SJ-CH4-0001:ch4 = 0.3 MPa"  # a code as it is
+    assert _reading(alarm(1.0, "1")) == "SJ-CH4-0001:ch4 = 1"  # dimensionless

@@ -53,6 +53,20 @@ ALIASES: dict[str, str] = {
 }  # fmt: skip
 
 
+# How people write a unit in a case text (the screens use the same table:
+# static/js/pages/console/lifeline-common.js UNIT_LABELS); other codes read as themselves.
+_SYMBOLS: dict[str, str] = {
+    "%{LEL}": "%LEL", "Cel": "℃", "ustrain": "με", "mm/s2": "mm/s²", "m/s2": "m/s²",
+    "m3": "m³", "m3/h": "m³/h", "m3/s": "m³/s", "l/s": "L/s", "l/min": "L/min",
+    "kg/m3": "kg/m³", "mg/m3": "mg/m³", "deg": "°", "1": "", "/": "", "count": "",
+}  # fmt: skip
+
+
+def symbol(code: str) -> str:
+    """``%{LEL}`` → ``%LEL``, ``Cel`` → ``℃``: a unit code as written for people."""
+    return _SYMBOLS.get(code, code)
+
+
 def canonical(code: str) -> str | None:
     """The canonical code of a known unit or alias, else None."""
     if code in UNITS:

@@ -21,6 +21,7 @@ from cityops.adapters.db.models import CaseRow
 from cityops.bootstrap import App
 from cityops.domain.lifeline.alarms import OPEN, Alarm, Change
 from cityops.domain.lifeline.ruleset import LEVELS, CasePolicy, RuleSet
+from cityops.domain.lifeline.units import symbol
 from cityops.domain.model import TERMINAL_STATES, Channel
 from cityops.service.caselog import record_event
 from cityops.service.intake import ReportInput, submit
@@ -84,8 +85,10 @@ def _reading(alarm: Alarm) -> str:
     facts = alarm.facts
     if "value" not in facts:
         return alarm.key[1]
-    return f"{facts.get('device')}:{facts.get('metric')} = {facts.get('value'):g} " \
-        f"{facts.get('unit', '')}".rstrip()  # fmt: skip
+    unit = symbol(str(facts.get("unit", "")))
+    sep = "" if unit in ("℃", "°") else " "
+    return f"{facts.get('device')}:{facts.get('metric')} = {facts.get('value'):g}{sep}{unit}" \
+        .rstrip()  # fmt: skip
 
 
 def _open_or_join(app: App, engine: AlarmEngine, alarm: Alarm, category: str,
