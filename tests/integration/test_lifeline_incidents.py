@@ -4,8 +4,11 @@ level, with one plan; a well beside no gas pipe still gets its own case."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, or_, select
 
 from cityops.adapters.db.alarm_models import AlarmEventRow, AlarmRow
@@ -196,3 +199,76 @@ def test_a_well_between_two_pipes_joins_the_one_with_an_open_case(
     assert gas.case_id == case_id  # not a new case on the first pipe (the first by code)
     [joined] = [e for e in _case_events(app) if e.alarm_id == gas.id]
     assert joined.data["joined"] and joined.data["incident"] == second.code
+
+
+def test_an_alarm_that_escalates_after_its_case_closed_opens_a_new_one(
+    app: App, clock: Clock
+) -> None:
+    """The case was finished while the gas stayed; the alarm then reaches 红: a new matter,
+    a new case with the plan — the closed case is neither retitled nor given a plan."""
+    api = Api(app)
+    well = _asset_of(app, LONE)
+    with app.sessions.begin() as s:
+        s.execute(delete(LifelineAdjacencyRow).where(or_(
+            LifelineAdjacencyRow.asset_id == well.id,
+            LifelineAdjacencyRow.neighbour_id == well.id)))  # fmt: skip
+    for v in (1.0, 1.2, 0.9, 1.1, 1.0, 1.3, 1.1, 1.0, 21.0, 22.0):
+        send_reading(app, LONE, "ch4", v, "%LEL")
+        clock.advance(minutes=5)
+    [alarm] = _alarms(app).values()
+    first = alarm.case_id
+    with app.sessions.begin() as s:  # finished (closed) while the alarm stayed open
+        s.get(CaseRow, first).state = "closed"
+    for v in (27.0, 28.0):
+        send_reading(app, LONE, "ch4", v, "%LEL")
+        clock.advance(minutes=5)
+    [alarm] = _alarms(app).values()
+    assert alarm.level == 4 and alarm.case_id not in (None, first)
+    old = [e["action"] for e in _timeline(api, first)]
+    assert "case_level" not in old and "plan_attached" not in old
+    new = api.get("commander", f"/api/v1/cases/{alarm.case_id}").json()
+    assert new["title"].startswith("红色（一级）") and new["lifeline"]["plan"] is not None
+    with app.reads() as s:
+        whats = list(s.scalars(select(AlarmEventRow.what).where(
+            AlarmEventRow.alarm_id == alarm.id).order_by(AlarmEventRow.id)))  # fmt: skip
+    assert whats.count("case") == 2 and "case_over" in whats
+
+
+def test_two_follow_ups_of_one_incident_at_once_open_one_case(
+    app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch worker and the tick follow up in different threads: gas in both wells of one
+    pipe, followed up at the same moment, is still one case (the second joins it)."""
+    from cityops.domain.lifeline.alarms import Change
+    from cityops.service.lifeline import plans, policy
+    from tests.helpers import alarm_engine
+
+    pipe = _asset_of(app, GAS)
+    well_a, well_b = _well_detectors(app, pipe)
+    follow_up = policy.follow_up
+    monkeypatch.setattr(policy, "follow_up", lambda *a, **k: None)  # alarms stay caseless
+    monkeypatch.setattr(policy, "sweep", lambda *a, **k: None)
+    for values in ([1.0] * 8 + [21.0, 22.0]):
+        for device in (well_a, well_b):
+            send_reading(app, device, "ch4", values, "%LEL")
+        clock.advance(minutes=1)
+    engine = alarm_engine(app)
+    plans.ensure_defaults(app)
+    alarms = engine.caseless_open()
+    assert len(alarms) == 2
+    submit = policy.submit
+
+    def slow_submit(*a: Any, **k: Any) -> Any:  # the other thread would look meanwhile
+        time.sleep(0.5)
+        return submit(*a, **k)
+
+    monkeypatch.setattr(policy, "submit", slow_submit)
+    threads = [threading.Thread(target=follow_up, args=(
+        app, engine, [Change(a, "raised", a.last_seen, a.level)])) for a in alarms]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with app.reads() as s:
+        cases = s.scalars(select(CaseRow.id).where(CaseRow.channel == "iot")).all()
+    assert len(cases) == 1 and {a.case_id for a in _alarms(app).values()} == set(cases)

@@ -244,6 +244,11 @@ def test_an_alarm_without_a_series_of_its_own_shows_the_series_behind_it(
     shown = {(s["device"], s["metric"]) for s in detail["related_series"]}
     assert {(GAS, "pressure"), (WELL, "ch4")} <= shown
     assert all(s["points"] for s in detail["related_series"] if s["device"] in (GAS, WELL))
+    # The pipe's owner opens its alarm too, with what it may see: not the other owner's well.
+    mine = api.get("handler-gas", f"/api/v1/lifeline/alarms/{coupled['id']}")
+    assert mine.status_code == 200, mine.text
+    assert {(s["device"], s["metric"]) for s in mine.json()["related_series"]} == {
+        (GAS, "pressure")}  # fmt: skip
     own = next(a for a in alarms if a["type"] == "gas_leak")
     single = api.get("commander", f"/api/v1/lifeline/alarms/{own['id']}").json()
     assert single["series"]["device"] == WELL and single["related_series"] == []

@@ -469,9 +469,9 @@ class AlarmEngine:
         with self._lock:
             return [a for a in self._load_book().open.values() if a.case_id is None]
 
-    def link_case(self, alarm: Alarm, case_id: int) -> None:
-        """The case is on the row; the book may have been reloaded since ``alarm`` was taken
-        from it, so its copy learns the case too."""
+    def link_case(self, alarm: Alarm, case_id: int | None) -> None:
+        """The case (None: no more) is on the row; the book may have been reloaded since
+        ``alarm`` was taken from it, so its copy learns the case too."""
         with self._lock:
             alarm.case_id = case_id
             held = self._book.held(alarm.key, alarm.id) if self._book is not None else None

@@ -9,10 +9,11 @@ at the plan level the emergency plan is attached (once). Later changes of each a
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cityops.adapters.db.alarm_models import AlarmEventRow, AlarmRow
@@ -46,15 +47,30 @@ def title_level(title: str) -> int:
     return next((n for n in sorted(LEVELS, reverse=True) if title.startswith(level_name(n))), 0)
 
 
+# One follow-up at a time in a process: the batch worker and the tick (with its sweep) both
+# follow up, and "does the incident have an open case?" must not interleave with opening one
+# (the alarms of one engine are followed up in its process: docs/lifeline.md).
+_FOLLOWING = threading.Lock()
+
+
 def follow_up(app: App, engine: AlarmEngine, changes: list[Change]) -> None:
+    with _FOLLOWING:
+        _follow_up(app, engine, changes)
+
+
+def _follow_up(app: App, engine: AlarmEngine, changes: list[Change]) -> None:
     policy = engine.ruleset.policy
     done: set[int] = set()
-    for change in changes:
+    # Highest level first: the alarm that opens the incident's case goes before the lower
+    # ones of the same batch, which then join it instead of waiting for their next change.
+    for change in sorted(changes, key=lambda c: -c.alarm.level):
         alarm = change.alarm
         if alarm.id is None or alarm.id in done:
             continue
         done.add(alarm.id)
         category = policy.categories.get(alarm.key[1])
+        if alarm.case_id is not None and change.what in ("escalated", "reraised"):
+            _leave_if_over(app, engine, alarm)
         if alarm.case_id is None:
             if alarm.is_open and category and not engine.policy.flapping(alarm):
                 _open_or_join(app, engine, alarm, category, policy)
@@ -63,12 +79,28 @@ def follow_up(app: App, engine: AlarmEngine, changes: list[Change]) -> None:
 
 
 def sweep(app: App, engine: AlarmEngine) -> None:
-    """Open the cases that a failure left unopened (run from the tick)."""
-    least = engine.ruleset.policy.min_level
-    pending = [Change(a, "raised", a.last_seen, a.level) for a in engine.caseless_open()
-               if a.level >= least]  # fmt: skip
+    """Open the cases that a failure left unopened, and let the alarms below the case level
+    that came before their incident's case join it (run from the tick)."""
+    pending = [Change(a, "raised", a.last_seen, a.level) for a in engine.caseless_open()]
     if pending:
         follow_up(app, engine, pending)
+
+
+def _leave_if_over(app: App, engine: AlarmEngine, alarm: Alarm) -> None:
+    """An alarm that escalates or returns after its case is over (结案, 作废, 并案) is a new
+    matter: unlinked, it opens or joins its incident's open case like a new alarm (a closed
+    case is neither retitled nor given a plan)."""
+    assert alarm.id is not None and alarm.case_id is not None
+    with app.sessions.begin() as s:
+        case = s.get(CaseRow, alarm.case_id)
+        row = s.get(AlarmRow, alarm.id, with_for_update=True)
+        if case is None or case.state not in _CLOSED or row is None:
+            return
+        row.case_id = None
+        s.add(AlarmEventRow(alarm_id=alarm.id, at=app.clock(), what="case_over",
+                            level=alarm.level, note=f"案卷 {case.case_no} 已结束",
+                            data={"case_id": case.id, "state": case.state}))  # fmt: skip
+    engine.link_case(alarm, None)
 
 
 def _asset(s: Session, alarm_id: int) -> LifelineAssetRow | None:
@@ -120,8 +152,12 @@ def _open_case(app: App, engine: AlarmEngine, alarm: Alarm, asset: LifelineAsset
     info = {"alarm_id": alarm.id, "type": alarm.key[1], "level": alarm.level,
             "rule": alarm.facts.get("rule"), "asset": subject.code, "alarm_asset": asset.code,
             "reading": reading}  # fmt: skip
+    with app.reads() as s:  # cases the alarm had before (one that ended): a new report
+        before = s.scalar(select(func.count()).where(
+            AlarmEventRow.alarm_id == alarm.id, AlarmEventRow.what == "case")) or 0  # fmt: skip
+    source_id = f"lifeline-alarm:{alarm.id}:{alarm.reraised}" + (f":{before}" if before else "")
     report = ReportInput(
-        channel=Channel.IOT, source_id=f"lifeline-alarm:{alarm.id}:{alarm.reraised}",
+        channel=Channel.IOT, source_id=source_id,
         raw=orjson.dumps(info).decode(), category=category,
         title=f"{level_name(alarm.level)}{what}：{subject.name}"[:200],
         description=(f"城市生命线{level_name(alarm.level)}告警：{where}{what}，{reading} / "

@@ -129,7 +129,7 @@ def alarm_detail(app: App, who: Principal, alarm_id: int) -> dict[str, Any]:
         out["related_series"] = []
     else:  # no data, coupled: the series that tell its story
         with app.reads() as s:
-            pairs = _related_pairs(s, app, row, asset)
+            pairs = _related_pairs(s, app, who, row, asset)
         out["related_series"] = [around(d, m) for d, m in pairs]
     return out
 
@@ -137,13 +137,16 @@ def alarm_detail(app: App, who: Principal, alarm_id: int) -> dict[str, Any]:
 RELATED_MAX = 6  # charts on an alarm's page
 
 
-def _related_pairs(s: Session, app: App, row: AlarmRow,
+def _related_pairs(s: Session, app: App, who: Principal, row: AlarmRow,
                    asset: LifelineAssetRow | None) -> list[tuple[str, str]]:  # fmt: skip
     """(device, metric) behind an alarm that names no single series: a device's alarm (no
     data) → each of its metrics; a coupled alarm → each condition's metric on the asset itself
-    or, for ``at: adjacent``, on its neighbours (of the condition's kinds)."""
-    pairs = select(LifelineDeviceRow.code, LifelineSeriesRow.metric).join(
-        LifelineSeriesRow, LifelineSeriesRow.device_id == LifelineDeviceRow.id)
+    or, for ``at: adjacent``, on its neighbours (of the condition's kinds) — those ``who`` may
+    see: the gas company's handler sees its pipe's alarm without the other owners' wells."""
+    pairs = (select(LifelineDeviceRow.code, LifelineSeriesRow.metric)
+             .join(LifelineSeriesRow, LifelineSeriesRow.device_id == LifelineDeviceRow.id)
+             .join(LifelineAssetRow, LifelineAssetRow.id == LifelineDeviceRow.asset_id)
+             .where(visible_assets(who)))  # fmt: skip
     kind, code = row.subject.split(":", 1)
     if kind == "device":
         found = s.execute(pairs.where(LifelineDeviceRow.code == code)
@@ -159,7 +162,7 @@ def _related_pairs(s: Session, app: App, row: AlarmRow,
     out: list[tuple[str, str]] = []
     for term in rule.terms:
         metrics = {ruleset.by_id(r).metric for r in term.rules}
-        where = pairs.join(LifelineAssetRow, LifelineAssetRow.id == LifelineDeviceRow.asset_id)
+        where = pairs
         if term.at == "self":
             where = where.where(LifelineAssetRow.id == asset.id)
         else:

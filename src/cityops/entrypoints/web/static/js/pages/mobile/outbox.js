@@ -39,7 +39,8 @@ export async function pendingFor(caseId) {
 
 /** Emergency plan steps marked done on this phone and not yet sent, by step number. */
 export async function pendingSteps(caseId) {
-  const queued = (await items()).filter((i) => i.kind === "plan_step" && i.caseId === caseId && i.state !== "sent");
+  // A failed step is not on its way: it counts as open (处置完成 asks for the reason).
+  const queued = (await items()).filter((i) => i.kind === "plan_step" && i.caseId === caseId && !["sent", "failed"].includes(i.state));
   return new Map(queued.map((i) => [i.step, i]));
 }
 
@@ -161,9 +162,16 @@ function due(item, user, now) {
 async function flushNow() {
   const user = currentUser()?.username;
   if (!user || !navigator.onLine) return;
+  // One case's items go in the order they were made (a plan step before 处置完成): while an
+  // earlier one is unsent — waiting, backing off or failed — the later ones wait behind it.
+  const behind = new Set();
   for (const item of await items()) {
     if (!navigator.onLine) break;
-    if (!due(item, user, Date.now())) continue;
+    if (item.caseId != null && behind.has(item.caseId)) continue;
+    if (!due(item, user, Date.now())) {
+      if (item.caseId != null && item.user === user && item.state !== "sent") behind.add(item.caseId);
+      continue;
+    }
     item.state = "sending";
     item.attempts += 1;
     await save(item);
@@ -184,6 +192,7 @@ async function flushNow() {
         await save(item);
         break;
       }
+      if (item.caseId != null) behind.add(item.caseId);
       if (RETRYABLE.has(err.status) || err.status >= 500) {
         item.state = "waiting";
         item.nextAt = Date.now() + BACKOFF_MS[Math.min(item.attempts - 1, BACKOFF_MS.length - 1)];
