@@ -8,6 +8,7 @@ import time
 import zlib
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -135,3 +136,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def vendor_root_or_skip(app: App, package: str) -> Path:
+    """Where the front end's npm packages are (web/node_modules); skips — fails under
+    CITYOPS_REQUIRE_SERVICES — when ``package`` is not installed there."""
+    import pytest
+
+    from cityops.entrypoints.web import vendor
+    from tests.conftest import REQUIRE_SERVICES
+
+    root = vendor.vendor_dir(app)
+    if not (root / package).is_dir():
+        if REQUIRE_SERVICES:
+            pytest.fail(f"front-end packages missing under {root}: run npm ci in web/")
+        pytest.skip(f"front-end packages not installed under {root} (npm ci in web/)")
+    return root

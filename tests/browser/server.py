@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from cityops.bootstrap import App
+from cityops.bootstrap import App, bootstrap
 from cityops.config import Settings
 from cityops.demo.city import DEMO_PASSWORD, generate_demo_city
 from cityops.demo.simulator import Simulator
@@ -138,3 +141,18 @@ class LiveServer:
         dept_id = self.call("leader", "GET", f"/api/v1/cases/{case_id}")["department_id"]
         depts = self.call("admin", "GET", "/api/v1/departments")
         return "handler-" + str(next(d["code"] for d in depts if d["id"] == dept_id))
+
+
+@contextmanager
+def own_server(template: Path, folder: Path) -> Iterator[LiveServer]:
+    """A server on a copy of the demo database of its own, so what a module makes (alarms,
+    cases) stays out of the other tests' counts; live stream timings short for tests."""
+    db = folder / "cityops.db"
+    shutil.copy(template, db)
+    app = bootstrap(settings(db, live_heartbeat_seconds=1, live_stream_seconds=20))
+    server = LiveServer.start(app)
+    try:
+        yield server
+    finally:
+        server.stop()
+        app.dispose()

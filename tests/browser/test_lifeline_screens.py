@@ -8,7 +8,6 @@ demo city with an hour of simulated sensor traffic (incidents included).
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ import pytest
 
 from cityops.bootstrap import bootstrap
 from tests.browser.conftest import Console, open_console, signed_in
-from tests.browser.server import LiveServer, settings
+from tests.browser.server import LiveServer, own_server, settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 SENML = {"Content-Type": "application/senml+json"}
@@ -33,14 +32,8 @@ SENML = {"Content-Type": "application/senml+json"}
 def lifeline_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     LiveServer
 ]:  # fmt: skip
-    """A server of its own: the alarms and cases made here stay out of the other tests' counts."""
-    db = tmp_path_factory.mktemp("lifeline") / "cityops.db"
-    shutil.copy(sqlite_template, db)
-    app = bootstrap(settings(db, live_heartbeat_seconds=1, live_stream_seconds=20))
-    server = LiveServer.start(app)
-    yield server
-    server.stop()
-    app.dispose()
+    with own_server(sqlite_template, tmp_path_factory.mktemp("lifeline")) as server:
+        yield server
 
 
 def _post(server: LiveServer, path: str, body: Any, **headers: str) -> httpx.Response:

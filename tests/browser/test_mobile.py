@@ -8,7 +8,6 @@ worker opens the app) — and back online both are sent exactly once.
 from __future__ import annotations
 
 import io
-import shutil
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +18,8 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
 from cityops.adapters.db.models import CaseEventRow, CaseRow, ReportRow
-from cityops.bootstrap import bootstrap
 from tests.browser.conftest import Console
-from tests.browser.server import LiveServer, city_context, settings, sign_in
+from tests.browser.server import LiveServer, city_context, own_server, sign_in
 from tests.browser.test_lifeline_screens import raise_red_gas_alarm
 from tests.helpers import STREET_A, point_in, wait_until
 
@@ -206,14 +204,8 @@ def test_an_action_the_api_refuses_is_marked_failed_with_its_reason(
 def alarm_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     LiveServer
 ]:  # fmt: skip
-    """A server of its own: the alarm cases made here stay out of the other tests' counts."""
-    db = tmp_path_factory.mktemp("mobile-lifeline") / "cityops.db"
-    shutil.copy(sqlite_template, db)
-    app = bootstrap(settings(db, live_heartbeat_seconds=1, live_stream_seconds=20))
-    server = LiveServer.start(app)
-    yield server
-    server.stop()
-    app.dispose()
+    with own_server(sqlite_template, tmp_path_factory.mktemp("mobile-lifeline")) as server:
+        yield server
 
 
 def test_a_handler_works_a_red_gas_case_with_its_emergency_plan(

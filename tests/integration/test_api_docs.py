@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from cityops.bootstrap import App
-from cityops.entrypoints.web import vendor
-from tests.conftest import REQUIRE_SERVICES
-from tests.helpers import Api
+from tests.helpers import Api, vendor_root_or_skip
 
 _URL = re.compile(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""")
 
 
 def test_api_docs_reference_only_this_server(sqlite_app: App) -> None:
     page = "/docs"
-    root = vendor.vendor_dir(sqlite_app)
-    if not (root / "swagger-ui-dist").is_dir():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"front-end packages missing under {root}: run npm ci in web/")
-        pytest.skip(f"front-end packages not installed under {root} (npm ci in web/)")
+    vendor_root_or_skip(sqlite_app, "swagger-ui-dist")
     client = Api(sqlite_app).client
     r = client.get(page)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")

@@ -143,16 +143,22 @@ def _ruleset(app: App) -> Any:
     return alarm_engine(app).ruleset
 
 
-def test_a_well_beside_no_gas_pipe_keeps_its_own_case(app: App, clock: Clock) -> None:
-    api = Api(app)
+def _lone_well_at_orange(app: App, clock: Clock) -> LifelineAssetRow:
+    """LONE's well made to stand beside nothing, then a background and two readings at 橙."""
     well = _asset_of(app, LONE)
-    with app.sessions.begin() as s:  # the well now stands beside nothing
+    with app.sessions.begin() as s:
         s.execute(delete(LifelineAdjacencyRow).where(or_(
             LifelineAdjacencyRow.asset_id == well.id,
             LifelineAdjacencyRow.neighbour_id == well.id)))  # fmt: skip
     for v in (1.0, 1.2, 0.9, 1.1, 1.0, 1.3, 1.1, 1.0, 21.0, 22.0):
         send_reading(app, LONE, "ch4", v, "%LEL")
         clock.advance(minutes=5)
+    return well
+
+
+def test_a_well_beside_no_gas_pipe_keeps_its_own_case(app: App, clock: Clock) -> None:
+    api = Api(app)
+    well = _lone_well_at_orange(app, clock)
     [alarm] = _alarms(app).values()
     assert alarm.level == 3 and alarm.case_id is not None
     case = api.get("commander", f"/api/v1/cases/{alarm.case_id}").json()
@@ -207,14 +213,7 @@ def test_an_alarm_that_escalates_after_its_case_closed_opens_a_new_one(
     """The case was finished while the gas stayed; the alarm then reaches 红: a new matter,
     a new case with the plan — the closed case is neither retitled nor given a plan."""
     api = Api(app)
-    well = _asset_of(app, LONE)
-    with app.sessions.begin() as s:
-        s.execute(delete(LifelineAdjacencyRow).where(or_(
-            LifelineAdjacencyRow.asset_id == well.id,
-            LifelineAdjacencyRow.neighbour_id == well.id)))  # fmt: skip
-    for v in (1.0, 1.2, 0.9, 1.1, 1.0, 1.3, 1.1, 1.0, 21.0, 22.0):
-        send_reading(app, LONE, "ch4", v, "%LEL")
-        clock.advance(minutes=5)
+    _lone_well_at_orange(app, clock)
     [alarm] = _alarms(app).values()
     first = alarm.case_id
     with app.sessions.begin() as s:  # finished (closed) while the alarm stayed open

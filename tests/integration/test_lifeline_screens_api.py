@@ -249,6 +249,8 @@ def test_an_alarm_without_a_series_of_its_own_shows_the_series_behind_it(
     assert mine.status_code == 200, mine.text
     assert {(s["device"], s["metric"]) for s in mine.json()["related_series"]} == {
         (GAS, "pressure")}  # fmt: skip
+    coupled_case = detail["case_id"]
+    assert coupled_case is not None
     own = next(a for a in alarms if a["type"] == "gas_leak")
     single = api.get("commander", f"/api/v1/lifeline/alarms/{own['id']}").json()
     assert single["series"]["device"] == WELL and single["related_series"] == []
@@ -266,3 +268,27 @@ def test_an_alarm_without_a_series_of_its_own_shows_the_series_behind_it(
     [pressure] = detail["related_series"]
     assert (pressure["device"], pressure["metric"]) == (GAS, "pressure")
     assert [p["value"] for p in pressure["points"]][-1] == 0.21
+    # The well's own gas alarm joined the pipe's case (the tick's sweep): the gas company's
+    # handler, who may not see the well, opens it from the case, with its readings.
+    well_alarm = api.get("commander", f"/api/v1/lifeline/alarms/{own['id']}").json()
+    assert well_alarm["case_id"] == coupled_case
+    theirs = api.get("handler-gas", f"/api/v1/lifeline/alarms/{own['id']}")
+    assert theirs.status_code == 200, theirs.text
+    assert theirs.json()["series"]["device"] == WELL and theirs.json()["series"]["points"]
+    other = api.get("handler-water", f"/api/v1/lifeline/alarms/{own['id']}")
+    assert other.status_code == (200 if _owner_is(app, WELL, "water") else 404)
+
+
+def _owner_is(app: App, device: str, department: str) -> bool:
+    """Whether ``device``'s asset belongs to the department ``department``."""
+    from cityops.adapters.db.lifeline_models import LifelineAssetRow, LifelineDeviceRow
+    from cityops.adapters.db.models import DepartmentRow
+
+    with app.reads() as s:
+        code = s.scalar(select(DepartmentRow.code)
+                        .join(LifelineAssetRow, LifelineAssetRow.owner_department_id ==
+                              DepartmentRow.id)
+                        .join(LifelineDeviceRow, LifelineDeviceRow.asset_id ==
+                              LifelineAssetRow.id)
+                        .where(LifelineDeviceRow.code == device))  # fmt: skip
+    return code == department

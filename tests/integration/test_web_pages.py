@@ -7,15 +7,14 @@ import hashlib
 import re
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from cityops.bootstrap import App, bootstrap
 from cityops.entrypoints.api.app import create_api
 from cityops.entrypoints.web import vendor
 from cityops.entrypoints.web.pages import PAGES, STATIC_DIR, TEMPLATES_DIR
-from tests.conftest import REQUIRE_SERVICES, _settings
-from tests.helpers import STREET_A, Api, city
+from tests.conftest import _settings
+from tests.helpers import STREET_A, Api, city, vendor_root_or_skip
 
 
 def test_every_registered_page_has_its_files_and_a_strict_policy(sqlite_app: App) -> None:
@@ -51,11 +50,7 @@ def test_static_files_are_served_and_always_revalidated(sqlite_app: App) -> None
 
 
 def test_vendor_files_come_from_the_installed_npm_packages(sqlite_app: App) -> None:
-    root = vendor.vendor_dir(sqlite_app)
-    if not (root / "leaflet").is_dir():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"front-end packages missing under {root}: run npm ci in web/")
-        pytest.skip(f"front-end packages not installed under {root} (npm ci in web/)")
+    root = vendor_root_or_skip(sqlite_app, "leaflet")
     client = Api(sqlite_app).client
     for name, spec in vendor.PACKAGES.items():
         if spec.module:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import Session
 
 from cityops.adapters.db.alarm_models import AlarmEventRow, AlarmRow, CasePlanStepRow
@@ -20,9 +20,10 @@ from cityops.adapters.db.models import CaseEventRow, CaseRow
 from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
 from cityops.domain.lifeline.ruleset import RuleKind
+from cityops.domain.model import Role
 from cityops.service.lifeline import rulesets
 from cityops.service.lifeline.plans import step_view
-from cityops.service.principal import Principal
+from cityops.service.principal import SYSTEM, Principal
 from cityops.service.telemetry import queries as telemetry_queries
 from cityops.service.telemetry.assets import visible_assets
 
@@ -88,10 +89,20 @@ def list_alarms(
             "offset": offset, "open_by_level": open_by_level}  # fmt: skip
 
 
+def _on_their_cases(who: Principal) -> ColumnElement[bool]:
+    """Alarms linked to a case of the handler's department: one incident's case gathers
+    alarms of assets other owners hold (the wells beside the gas company's pipe)."""
+    if who.role is not Role.HANDLER or not who.department_ids:
+        return false()
+    theirs = select(CaseRow.id).where(CaseRow.department_id.in_(sorted(who.department_ids)))
+    return AlarmRow.case_id.in_(theirs)
+
+
 def _visible(s: Session, who: Principal, alarm_id: int) -> tuple[AlarmRow, LifelineAssetRow]:
     found = s.execute(select(AlarmRow, LifelineAssetRow)
                       .join(LifelineAssetRow, LifelineAssetRow.id == AlarmRow.asset_id)
-                      .where(AlarmRow.id == alarm_id, visible_assets(who))).first()  # fmt: skip
+                      .where(AlarmRow.id == alarm_id,
+                             visible_assets(who) | _on_their_cases(who))).first()  # fmt: skip
     if found is None:
         raise NotFound(f"alarm {alarm_id} not found / 无此告警", alarm_id=alarm_id)
     return found[0], found[1]
@@ -119,13 +130,17 @@ def alarm_detail(app: App, who: Principal, alarm_id: int) -> dict[str, Any]:
     step = "raw" if end - start <= timedelta(hours=12) else "1m"
     end = max(end, start + timedelta(seconds=1))
 
-    def around(device: str, metric: str) -> dict[str, Any]:
-        return telemetry_queries.series(app, who, telemetry_queries.SeriesQuery(
+    def around(device: str, metric: str, viewer: Principal = who) -> dict[str, Any]:
+        return telemetry_queries.series(app, viewer, telemetry_queries.SeriesQuery(
             device, metric, start, end, step))  # fmt: skip
 
     device, metric = row.facts.get("device"), row.facts.get("metric")
     if device and metric:
-        out["series"] = around(device, metric)
+        # An alarm seen through the handler's case: its own readings come with it.
+        with app.reads() as s:
+            own = s.scalar(select(func.count()).where(
+                LifelineAssetRow.id == asset.id, visible_assets(who))) or 0  # fmt: skip
+        out["series"] = around(device, metric, who if own else SYSTEM)
         out["related_series"] = []
     else:  # no data, coupled: the series that tell its story
         with app.reads() as s:

@@ -97,7 +97,8 @@ function drawSeries(plot, s, a) {
   c.set({
     grid: { left: 8, right: 24, top: 28, bottom: 8, containLabel: true },
     tooltip: { trigger: "axis", valueFormatter: (v) => fmtReading(v, s.unit) },
-    xAxis: { type: "time", axisLabel: { color: LIGHT.muted, hideOverlap: true, formatter: (v) => fmtWhen(new Date(v).toISOString()).slice(-5) } },
+    // To the alarm's end at least: a silent device's alarm lies after its last reading.
+    xAxis: { type: "time", max: (v) => Math.max(v.max, Date.parse(end)), axisLabel: { color: LIGHT.muted, hideOverlap: true, formatter: (v) => fmtWhen(new Date(v).toISOString()).slice(-5) } },
     yAxis: { type: "value", scale: true, name: unitLabel(s.unit), nameTextStyle: { color: LIGHT.muted }, splitLine: { lineStyle: { color: LIGHT.line } } },
     series: [{
       name: `${s.device}:${s.metric}`, type: "line", showSymbol: s.points.length < 80, symbolSize: 5,
@@ -126,7 +127,7 @@ function caseCard(a, ctx, reload) {
 function logCard(a) {
   return h("section", { class: "card" }, h("h2", { class: "card__title" }, t("lifeline.alarm.log")),
     h("ol", { class: "timeline lf-log" }, [...a.events].reverse().map((e) => h("li", { class: `tl lf-log--${e.what}` },
-      h("div", { class: "tl__head" }, h("b", {}, tOr(`lifeline.what.${e.what}`, e.what)), levelBadge(e.level),
+      h("div", { class: "tl__head" }, h("b", {}, tOr(`lifeline.what.${e.what === "case" && e.data?.joined ? "case_joined" : e.what}`, e.what)), levelBadge(e.level),
         e.by ? h("span", { class: "tl__who" }, e.by) : null, h("time", { title: fmtFull(e.at) }, fmtWhen(e.at, true))),
       e.note ? h("p", { class: "tl__note" }, e.note) : null))));
 }
