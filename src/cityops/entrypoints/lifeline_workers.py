@@ -104,10 +104,15 @@ def backfill(app: App, sim: LifelineSim, start: datetime, end: datetime,
 
 
 def demo_backfill(app: App, span: timedelta) -> int:
-    """Recent sensor history for a freshly loaded demo city (``cityops demo``)."""
+    """Recent sensor history for a freshly loaded demo city (``cityops demo``), and the rule
+    state it leaves snapshotted: the server started next restores it, so its spike cleaning
+    already knows each series (started cold, a glitch among the first readings — the
+    simulator sends some — would raise a false alarm)."""
     sim = LifelineSim.demo(incident_every_s=app.settings.simulate_incident_every_s)
     end = app.clock()
-    return backfill(app, sim, end - span, end)
+    points = backfill(app, sim, end - span, end)
+    telemetry(app).close()
+    return points
 
 
 @contextmanager
