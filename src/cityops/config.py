@@ -115,7 +115,9 @@ class Settings(BaseSettings):
 
     # The lifeline simulator (`serve --simulate`, `cityops simulate-lifeline`): an incident
     # (gas leak, water-main burst, drainage overflow, bridge overload) starts this often.
-    simulate_incident_every_s: float = Field(default=600, ge=60)
+    # At least 300 s: an incident lasts 0.6 of it, and busy sensors report each minute — a
+    # spike-cleaned, duration-held alarm needs a few readings (shorter ones raised nothing).
+    simulate_incident_every_s: float = Field(default=600, ge=300)
 
     # Lifeline alarms (docs/lifeline.md "Alarms"): an alarm clears itself once its condition
     # has been gone clear_hold_s; a condition back within reraise_window_s of a clear reopens

@@ -245,8 +245,8 @@ class LifelineSim:
         elif inc.kind == "drainage_overflow":
             if m == "rain":
                 return 6.0 * p * (0.7 + 0.6 * _u(self.seed, inc.n, s.k, 11))
-            if m == "level":
-                return v + (1.4 if s.asset in inc.assets else 0.25) * p
+            if m == "level":  # the low crossing overflows (2 m, the rule's default height)
+                return v + (2.3 if s.asset in inc.assets else 0.25) * p
         elif inc.kind == "bridge_overload":
             if m == "strain":
                 return v + 1900 * p
