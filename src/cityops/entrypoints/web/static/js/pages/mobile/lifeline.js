@@ -1,7 +1,7 @@
 // A case opened by lifeline alarms (城市生命线告警), on the phone: the alarms (level in its colour,
 // type, asset, reading) and the emergency plan (应急预案) with each step's progress. A handler
 // marks a step done through the outbox, so it works offline too; a step waiting there shows so.
-import { fmtTime, t, tOr } from "../../i18n.js";
+import { fmtNumber, fmtTime, t, tOr } from "../../i18n.js";
 import { h } from "../../ui.js";
 import { app } from "./common.js";
 
@@ -35,7 +35,7 @@ export function openSteps(c, queued = new Map()) {
 
 function readingText(r) {
   const unit = (r.unit || "").replace(/[{}]/g, ""); // UCUM's %{LEL} reads %LEL
-  return `${tOr(`mobile.metric.${r.metric}`, r.metric)} ${r.value} ${unit}`.trim();
+  return `${tOr(`mobile.metric.${r.metric}`, r.metric)} ${fmtNumber(r.value, { maximumFractionDigits: 3 })} ${unit}`.trim();
 }
 
 function alarmRow(a) {
