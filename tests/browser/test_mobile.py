@@ -234,7 +234,9 @@ def test_a_handler_works_a_red_gas_case_with_its_emergency_plan(
     asset = alarm["asset"]
     assert asset["code"] in row.inner_text() and asset["name"] in row.inner_text()
     assert "31 %LEL" in row.locator(".m-alarm__reading").inner_text()
-    assert asset["name"] in page.locator(".m-facts").inner_text()  # 位置: the asset's place
+    # 位置: the place of what the case is about (the gas pipe beside the well)
+    about = server.call(handler, "GET", f"/api/v1/cases/{case_id}")["lifeline"]["incident"]
+    assert about["kind"] == "gas_pipe" and about["name"] in page.locator(".m-facts").inner_text()
     body = page.locator("#case-body").inner_text()
     assert "null" not in body and "undefined" not in body  # no photos: nothing left over
     assert card.locator(".m-step").count() == len(steps)

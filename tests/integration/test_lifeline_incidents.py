@@ -117,6 +117,7 @@ def test_gas_in_two_wells_and_a_pressure_drop_are_one_case_for_the_pipes_owner(
     assert retitled["data"]["from_level"] == 3 and retitled["data"]["to_level"] == 4
     assert retitled["data"]["old_title"] == f"橙色（二级）窨井可燃气体浓度：{pipe.name}"
     assert case["lifeline"]["plan"]["code"] == "gas-leak-red"
+    assert case["lifeline"]["incident"]["code"] == pipe.code  # what the phone's 位置 shows
     notes = [e["note"] for e in case["timeline"] if e["action"] == "alarm_joined"]
     assert any(n.startswith("关联告警：橙色 窨井可燃气体浓度") and well_b in n for n in notes)
     assert sorted(a["id"] for a in case["lifeline"]["alarms"]) == sorted(

@@ -22,6 +22,7 @@ from cityops.domain.errors import NotFound, ValidationFailed
 from cityops.domain.lifeline.ruleset import RuleKind
 from cityops.domain.model import Role
 from cityops.service.lifeline import rulesets
+from cityops.service.lifeline.incident import INCIDENT
 from cityops.service.lifeline.plans import step_view
 from cityops.service.principal import SYSTEM, Principal
 from cityops.service.telemetry import queries as telemetry_queries
@@ -226,7 +227,17 @@ def case_part(s: Session, case_id: int) -> dict[str, Any]:
                      .where(AlarmRow.case_id == case_id).order_by(AlarmRow.id)).all()  # fmt: skip
     if not rows:
         return {}
+    # The asset the case is about (the gas pipe, when its wells' alarms joined): the first
+    # "case" event of its alarms names it.
+    about = s.scalar(select(AlarmEventRow.data)
+                     .join(AlarmRow, AlarmRow.id == AlarmEventRow.alarm_id)
+                     .where(AlarmRow.case_id == case_id, AlarmEventRow.what == "case")
+                     .order_by(AlarmEventRow.id).limit(1))  # fmt: skip
+    code = (about or {}).get(INCIDENT)
+    subject = s.scalar(select(LifelineAssetRow).where(LifelineAssetRow.code == code)) \
+        if code else None  # fmt: skip
     return {"lifeline": {
+        "incident": _asset_brief(subject),
         "alarms": [{"id": a.id, "type": a.alarm_type, "level": a.level, "state": a.state,
                     "subject": a.subject, "count": a.count, "asset": _asset_brief(asset),
                     "reading": _reading(a.facts)} for a, asset in rows],

@@ -24,7 +24,7 @@ export function worstAlarm(c) {
 
 /** Where the case is when it has no address of its own: the alarmed asset's place. */
 export function assetPlace(c) {
-  const asset = worstAlarm(c)?.asset;
+  const asset = c.lifeline?.incident || worstAlarm(c)?.asset; // the pipe, not a well beside it
   return asset ? asset.location || asset.name : null;
 }
 
