@@ -60,9 +60,9 @@ def register(cli: typer.Typer, app: Callable[[], App]) -> None:
     ) -> None:
         """The demo network's sensor traffic with incidents, into this process's pipeline (the
         database) or, with --mqtt, to the broker as SenML on cityops/v1/telemetry/{gw}/{dev}."""
-        from cityops.adapters.mqtt import Publisher, device_topic
+        from cityops.adapters.mqtt import Publisher
         from cityops.demo.lifeline_sim import LifelineSim, SimMessage
-        from cityops.entrypoints.lifeline_workers import mqtt_config, sim_message
+        from cityops.entrypoints.lifeline_workers import mqtt_config, sim_message, sim_publisher
         from cityops.service.telemetry import telemetry
 
         application = app()
@@ -75,8 +75,7 @@ def register(cli: typer.Typer, app: Callable[[], App]) -> None:
         if mqtt:
             cfg = mqtt_config(s, url)
             publisher = Publisher(cfg, f"{s.mqtt_client_id}-sim").__enter__()
-            emit = lambda m, _: publisher.publish(  # noqa: E731
-                device_topic(m.gateway, m.device, cfg.topic_prefix), m.payload)
+            emit = sim_publisher(publisher)
         else:
             pipeline = telemetry(application).pipeline()
             emit = lambda m, now: pipeline.submit(sim_message(m, now), timeout=10)  # noqa: E731

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -61,6 +61,12 @@ def sim_message(message: SimMessage, now: float) -> RawMessage:
     return RawMessage(SIM_SOURCE, message.payload, now, SENML, message.device)
 
 
+def sim_publisher(pub: Publisher) -> Callable[[SimMessage, float], None]:
+    """Publish a simulated pack as its device would, on ``{prefix}/{gateway}/{device}``."""
+    prefix = pub.cfg.topic_prefix
+    return lambda m, _: pub.publish(device_topic(m.gateway, m.device, prefix), m.payload)
+
+
 def start_simulator(app: App, stop: threading.Event, tick_s: float = 5.0) -> threading.Thread:
     """Feed the demo network's live traffic into ``telemetry(app).pipeline()``."""
 
@@ -72,9 +78,7 @@ def start_simulator(app: App, stop: threading.Event, tick_s: float = 5.0) -> thr
             while not stop.is_set():  # a broker down at start (or lost) is waited for
                 try:
                     with Publisher(cfg, f"{cfg.client_id}-sim") as pub:
-                        sim.run_live(stop, lambda m, _: pub.publish(
-                            device_topic(m.gateway, m.device, cfg.topic_prefix), m.payload),
-                            clock, tick_s)  # fmt: skip
+                        sim.run_live(stop, sim_publisher(pub), clock, tick_s)
                 except (OSError, RuntimeError, ValueError) as exc:  # paho's "not connected"
                     log.warning("lifeline simulator: MQTT broker %s:%s: %s; again in 10 s",
                                 cfg.host, cfg.port, exc)  # fmt: skip

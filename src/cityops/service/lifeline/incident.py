@@ -19,6 +19,7 @@ from cityops.adapters.db.models import CaseRow
 from cityops.domain.lifeline.ruleset import Rule, RuleKind, RuleSet
 from cityops.domain.model import TERMINAL_STATES
 
+CLOSED = [str(t) for t in TERMINAL_STATES]  # a case over: 结案, 作废, 并案
 INCIDENT = "incident"  # the "case" alarm event's fact: the code of the asset the case is about
 
 
@@ -69,7 +70,7 @@ def open_case(s: Session, subject: LifelineAssetRow) -> int | None:
         .join(AlarmEventRow, (AlarmEventRow.alarm_id == AlarmRow.id)
               & (AlarmEventRow.what == "case"))
         .where((AlarmRow.asset_id == subject.id) | AlarmRow.asset_id.in_(around),
-               CaseRow.state.not_in([str(t) for t in TERMINAL_STATES]))
+               CaseRow.state.not_in(CLOSED))
         .order_by(AlarmRow.case_id)
     ).all()  # fmt: skip
     for case_id, asset_id, data in rows:
@@ -79,3 +80,15 @@ def open_case(s: Session, subject: LifelineAssetRow) -> int | None:
         if about == subject.code or (about is None and asset_id == subject.id):
             return int(case_id)
     return None
+
+
+def case_subject(s: Session, case_id: int) -> LifelineAssetRow | None:
+    """The asset a lifeline case is about (the gas pipe, when its wells' alarms joined): the
+    first "case" event of its alarms names it."""
+    about = s.scalar(select(AlarmEventRow.data)
+                     .join(AlarmRow, AlarmRow.id == AlarmEventRow.alarm_id)
+                     .where(AlarmRow.case_id == case_id, AlarmEventRow.what == "case")
+                     .order_by(AlarmEventRow.id).limit(1))  # fmt: skip
+    code = (about or {}).get(INCIDENT)
+    return s.scalar(select(LifelineAssetRow).where(LifelineAssetRow.code == code)) \
+        if code else None  # fmt: skip

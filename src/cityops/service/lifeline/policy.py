@@ -23,18 +23,17 @@ from cityops.bootstrap import App
 from cityops.domain.lifeline.alarms import OPEN, Alarm, Change
 from cityops.domain.lifeline.ruleset import LEVELS, CasePolicy, RuleSet
 from cityops.domain.lifeline.units import symbol
-from cityops.domain.model import TERMINAL_STATES, Channel
+from cityops.domain.model import Channel
 from cityops.service.caselog import record_event
 from cityops.service.intake import ReportInput, submit
 from cityops.service.lifeline import plans
-from cityops.service.lifeline.incident import INCIDENT, Incident, incident_of
+from cityops.service.lifeline.incident import CLOSED, INCIDENT, Incident, case_subject, incident_of
 from cityops.service.principal import SYSTEM
 
 if TYPE_CHECKING:
     from cityops.service.lifeline.engine import AlarmEngine
 
 _NOTES = {"escalated": "告警升级", "reraised": "告警再次触发", "cleared": "告警解除"}
-_CLOSED = [str(t) for t in TERMINAL_STATES]
 
 
 def level_name(level: int) -> str:
@@ -94,7 +93,7 @@ def _leave_if_over(app: App, engine: AlarmEngine, alarm: Alarm) -> None:
     with app.sessions.begin() as s:
         case = s.get(CaseRow, alarm.case_id)
         row = s.get(AlarmRow, alarm.id, with_for_update=True)
-        if case is None or case.state not in _CLOSED or row is None:
+        if case is None or case.state not in CLOSED or row is None:
             return
         row.case_id = None
         s.add(AlarmEventRow(alarm_id=alarm.id, at=app.clock(), what="case_over",
@@ -193,7 +192,7 @@ def _join(app: App, engine: AlarmEngine, alarm: Alarm, asset: LifelineAssetRow,
     with app.sessions.begin() as s:
         row = s.get(AlarmRow, alarm.id, with_for_update=True)
         case = s.get(CaseRow, incident.case_id, with_for_update=True)
-        if row is None or row.case_id is not None or case is None or case.state in _CLOSED:
+        if row is None or row.case_id is not None or case is None or case.state in CLOSED:
             return  # linked meanwhile, or the case closed: the next sweep decides again
         row.case_id = case.id
         s.add(AlarmEventRow(alarm_id=alarm.id, at=app.clock(), what="case", level=alarm.level,
@@ -248,20 +247,8 @@ def _note(app: App, ruleset: RuleSet, alarm: Alarm, change: Change) -> None:
                      note=note + (f"（{change.note}）" if change.note else ""),
                      data=data)  # fmt: skip
         if change.what != "cleared":
-            row = s.get(AlarmRow, alarm.id)
-            asset = s.get(LifelineAssetRow, row.asset_id) if row and row.asset_id else None
-            subject = _incident_kind(s, alarm.id) or (asset.kind if asset else None)
-            _follow_level(app, s, ruleset, case, alarm, subject)
-
-
-def _incident_kind(s: Session, alarm_id: int) -> str | None:
-    """The kind of the asset the alarm's case is about (its "case" event names it)."""
-    data = s.scalar(select(AlarmEventRow.data).where(
-        AlarmEventRow.alarm_id == alarm_id, AlarmEventRow.what == "case")
-        .order_by(AlarmEventRow.id.desc()).limit(1))  # fmt: skip
-    code = (data or {}).get(INCIDENT)
-    return s.scalar(select(LifelineAssetRow.kind).where(LifelineAssetRow.code == code)) \
-        if code else None  # fmt: skip
+            about = case_subject(s, case.id) or _asset(s, alarm.id)
+            _follow_level(app, s, ruleset, case, alarm, about.kind if about else None)
 
 
 def _clear_note(s: Session, ruleset: RuleSet, case: CaseRow, alarm: Alarm, what: str) -> str:

@@ -19,10 +19,10 @@ from cityops.adapters.db.lifeline_models import (
 from cityops.adapters.db.models import CaseEventRow, CaseRow
 from cityops.bootstrap import App
 from cityops.domain.errors import NotFound, ValidationFailed
-from cityops.domain.lifeline.ruleset import RuleKind
+from cityops.domain.lifeline.ruleset import RuleKind, parse_ruleset
 from cityops.domain.model import Role
 from cityops.service.lifeline import rulesets
-from cityops.service.lifeline.incident import INCIDENT
+from cityops.service.lifeline.incident import case_subject
 from cityops.service.lifeline.plans import step_view
 from cityops.service.principal import SYSTEM, Principal
 from cityops.service.telemetry import queries as telemetry_queries
@@ -168,7 +168,7 @@ def _related_pairs(s: Session, app: App, who: Principal, row: AlarmRow,
         found = s.execute(pairs.where(LifelineDeviceRow.code == code)
                           .order_by(LifelineSeriesRow.metric)).all()  # fmt: skip
         return [(d, m) for d, m in found][:RELATED_MAX]
-    ruleset = rulesets.check(app, rulesets.current(app)[1])
+    ruleset = parse_ruleset(rulesets.current(app)[1])  # in force: read, not re-validated
     rule = next((r for r in ruleset.rules
                  if r.kind is RuleKind.COUPLED and r.type == row.alarm_type), None)  # fmt: skip
     if rule is None or asset is None:
@@ -227,15 +227,7 @@ def case_part(s: Session, case_id: int) -> dict[str, Any]:
                      .where(AlarmRow.case_id == case_id).order_by(AlarmRow.id)).all()  # fmt: skip
     if not rows:
         return {}
-    # The asset the case is about (the gas pipe, when its wells' alarms joined): the first
-    # "case" event of its alarms names it.
-    about = s.scalar(select(AlarmEventRow.data)
-                     .join(AlarmRow, AlarmRow.id == AlarmEventRow.alarm_id)
-                     .where(AlarmRow.case_id == case_id, AlarmEventRow.what == "case")
-                     .order_by(AlarmEventRow.id).limit(1))  # fmt: skip
-    code = (about or {}).get(INCIDENT)
-    subject = s.scalar(select(LifelineAssetRow).where(LifelineAssetRow.code == code)) \
-        if code else None  # fmt: skip
+    subject = case_subject(s, case_id)
     return {"lifeline": {
         "incident": _asset_brief(subject),
         "alarms": [{"id": a.id, "type": a.alarm_type, "level": a.level, "state": a.state,
