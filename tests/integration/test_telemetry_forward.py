@@ -19,12 +19,12 @@ from sqlalchemy import func, select
 
 from cityops.adapters.db.alarm_models import AlarmRow
 from cityops.adapters.db.lifeline_models import DeadLetterRow, ReadingRow
+from cityops.adapters.mqtt import mqtt_config
 from cityops.bootstrap import App, bootstrap
 from cityops.config import Settings
 from cityops.entrypoints.api.app import create_api
 from cityops.entrypoints.lifeline_workers import (
     lifeline_services,
-    mqtt_config,
     start_consumer,
     stop_consumer,
 )

@@ -30,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from cityops.config import Settings
 from cityops.service.telemetry.decode import JSON, SENML
 
 TOPIC_PREFIX = "cityops/v1/telemetry"
@@ -245,3 +246,19 @@ class Publisher:
         """Wait until every message published so far is acknowledged by the broker."""
         if self._last is not None:  # the broker acknowledges QoS 1 in order
             self._last.wait_for_publish(timeout)
+
+
+def mqtt_config(settings: Settings, url: str | None = None) -> MqttConfig:
+    """The broker, prefix and session as the settings name them (``url`` overrides the
+    broker) — the one reading for the consumer, the simulator and the API's forwarder."""
+    url = url or settings.mqtt_url
+    if not url:
+        raise ValueError("no MQTT broker: set CITYOPS_MQTT_URL (e.g. mqtt://127.0.0.1:1883)")
+    prefix = settings.mqtt_topic_prefix.rstrip("/")
+    return MqttConfig.from_url(
+        url, client_id=settings.mqtt_client_id, topic_prefix=prefix,
+        topic_filter=settings.mqtt_topic_filter or f"{prefix}/#",
+        receive_maximum=settings.mqtt_receive_maximum,
+        session_expiry_s=settings.mqtt_session_expiry_s, keepalive_s=settings.mqtt_keepalive_s,
+        ca_file=settings.mqtt_ca_file,
+    )  # fmt: skip

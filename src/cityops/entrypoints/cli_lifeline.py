@@ -27,7 +27,8 @@ def register(cli: typer.Typer, app: Callable[[], App]) -> None:
         url: Annotated[str | None, typer.Option(help="broker (default: CITYOPS_MQTT_URL)")] = None,
     ) -> None:
         """Consume telemetry from the MQTT broker (QoS 1, persistent session) until stopped."""
-        from cityops.entrypoints.lifeline_workers import mqtt_config, start_consumer, stop_consumer
+        from cityops.adapters.mqtt import mqtt_config
+        from cityops.entrypoints.lifeline_workers import start_consumer, stop_consumer
         from cityops.service.telemetry import telemetry
 
         application = app()
@@ -60,9 +61,9 @@ def register(cli: typer.Typer, app: Callable[[], App]) -> None:
     ) -> None:
         """The demo network's sensor traffic with incidents, into this process's pipeline (the
         database) or, with --mqtt, to the broker as SenML on cityops/v1/telemetry/{gw}/{dev}."""
-        from cityops.adapters.mqtt import Publisher
+        from cityops.adapters.mqtt import Publisher, mqtt_config
         from cityops.demo.lifeline_sim import LifelineSim, SimMessage
-        from cityops.entrypoints.lifeline_workers import mqtt_config, sim_message, sim_publisher
+        from cityops.entrypoints.lifeline_workers import sim_message, sim_publisher
         from cityops.service.telemetry import telemetry
 
         application = app()

@@ -15,30 +15,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from cityops.adapters.mqtt import MqttConfig, Publisher, device_topic
+from cityops.adapters.mqtt import MqttConfig, Publisher, device_topic, mqtt_config
 from cityops.adapters.mqtt_consumer import MqttConsumer
 from cityops.bootstrap import App
-from cityops.config import Settings
 from cityops.demo.lifeline_sim import LifelineSim, SimMessage
 from cityops.service.telemetry import RawMessage, telemetry
 from cityops.service.telemetry.decode import SENML
 
 log = logging.getLogger(__name__)
 SIM_SOURCE = "sim:lifeline"
-
-
-def mqtt_config(settings: Settings, url: str | None = None) -> MqttConfig:
-    url = url or settings.mqtt_url
-    if not url:
-        raise ValueError("no MQTT broker: set CITYOPS_MQTT_URL (e.g. mqtt://127.0.0.1:1883)")
-    prefix = settings.mqtt_topic_prefix.rstrip("/")
-    return MqttConfig.from_url(
-        url, client_id=settings.mqtt_client_id, topic_prefix=prefix,
-        topic_filter=settings.mqtt_topic_filter or f"{prefix}/#",
-        receive_maximum=settings.mqtt_receive_maximum,
-        session_expiry_s=settings.mqtt_session_expiry_s, keepalive_s=settings.mqtt_keepalive_s,
-        ca_file=settings.mqtt_ca_file,
-    )  # fmt: skip
 
 
 def start_consumer(app: App, cfg: MqttConfig | None = None) -> MqttConsumer:

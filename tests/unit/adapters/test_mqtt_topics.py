@@ -44,8 +44,8 @@ def test_broker_urls() -> None:
 
 
 def test_the_settings_name_the_broker_its_ca_and_the_window() -> None:
+    from cityops.adapters.mqtt import mqtt_config
     from cityops.config import Settings
-    from cityops.entrypoints.lifeline_workers import mqtt_config
 
     cfg = mqtt_config(Settings(mqtt_url="mqtts://ingest:pw@broker.city.local",
                                mqtt_ca_file="/etc/cityops/city-ca.pem",

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import orjson
 
-from cityops.adapters.mqtt import BrokerUnavailable, MqttConfig, Publisher
+from cityops.adapters.mqtt import BrokerUnavailable, Publisher, mqtt_config
 from cityops.config import Settings
 from cityops.domain.errors import Unavailable
 from cityops.service.telemetry.decode import RawMessage
@@ -101,10 +101,7 @@ class HttpForwarder:
 
     def __init__(self, settings: Settings) -> None:
         assert settings.mqtt_url is not None  # Settings refuses forwarding without a broker
-        self.cfg = MqttConfig.from_url(
-            settings.mqtt_url, topic_prefix=settings.mqtt_topic_prefix.rstrip("/"),
-            keepalive_s=settings.mqtt_keepalive_s, ca_file=settings.mqtt_ca_file,
-        )  # fmt: skip
+        self.cfg = mqtt_config(settings)  # the worker's broker and prefix, as it reads them
         # Unique per process: two API replicas with one client id would take turns
         # disconnecting each other. No session to keep (the worker's session holds the queue).
         client_id = f"{settings.mqtt_client_id}-http-{os.getpid()}-{uuid.uuid4().hex[:6]}"
