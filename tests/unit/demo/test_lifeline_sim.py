@@ -112,3 +112,15 @@ def test_bench_packs_are_distinct_points_of_known_devices(sim: LifelineSim) -> N
         for r in pack:
             seen.add((m.device, r["n"], bt + r.get("t", 0)))
     assert len(seen) == 3000 * 8 and {m.device for m in msgs} <= set(sim.by_device)
+
+
+def test_incidents_too_close_together_to_raise_anything_are_refused() -> None:
+    """An incident lasts 0.6 of the spacing: under 300 s a busy sensor sends too few readings
+    for a cleaned, held alarm, so the setting is refused with its name."""
+    from pydantic import ValidationError
+
+    from cityops.config import Settings
+
+    with pytest.raises(ValidationError, match="simulate_incident_every_s"):
+        Settings(simulate_incident_every_s=120)
+    assert Settings(simulate_incident_every_s=300).simulate_incident_every_s == 300
